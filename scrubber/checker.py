@@ -1,0 +1,143 @@
+"""Checking claims in order against documentation and the claims accepted before them.
+
+This is the in-memory world of `rpm-scrubber check`: the documentation given plus the claims in
+the files, taken in order. A claim that passes or is flagged joins the history of the ones after
+it; a blocked claim never does (RULES.md section 5, History).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scrubber.catalogue import Catalogue, Profile
+from scrubber.documentation import Documentation, PatientRecord
+from scrubber.engine import Scope, scrub
+from scrubber.findings import Finding, Severity, Verdict
+from scrubber.model import Claim, DeviceData, Frequency, PatientIdentity, Unreadable
+from scrubber.patient_month import BilledLine, PatientMonth, billed_lines
+
+__all__ = ["ClaimResult", "Checker"]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    id: str | None
+    format: str
+    source: str
+    patient: str | None
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    claim: Claim | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id, "format": self.format, "source": self.source, "patient": self.patient,
+            "verdict": self.verdict.value, "findings": [f.as_json() for f in self.findings],
+        }
+
+
+@dataclass(eq=False)
+class _Accepted:
+    claim: Claim
+    lines: list[BilledLine] = field(default_factory=list)
+
+
+class Checker:
+    """Scrubs claims one after another, keeping documentation and accepted history in memory."""
+
+    def __init__(self, catalogue: Catalogue, profile: Profile,
+                 documentation: Documentation | None = None,
+                 attachments: frozenset[str] = frozenset()):
+        self.catalogue = catalogue
+        self.profile = profile
+        self.documentation = documentation or Documentation()
+        self.attachments = attachments
+        self.accepted: list[_Accepted] = []
+
+    def check(self, item: Claim | Unreadable | DeviceData) -> ClaimResult | None:
+        """Scrub a claim; device data joins the documentation and gives no result."""
+        if isinstance(item, DeviceData):
+            self._add_documentation(item.patient, item.record)
+            return None
+        if isinstance(item, Unreadable):
+            return self._unreadable(item)
+        if item.documentation is not None and item.patient.identified and not item.malformed:
+            self._add_documentation(item.patient, item.documentation)
+        return self._claim(item)
+
+    def _unreadable(self, item: Unreadable) -> ClaimResult:
+        rule = self.catalogue.rules["malformed-message"]
+        findings = tuple(
+            Finding(rule.id, Severity.BLOCK, f"{issue.location}: {issue.message}",
+                    "Correct the message at the named segment and field and send it again",
+                    location=issue.location) for issue in item.issues)
+        return ClaimResult(item.control_id, item.format, item.source, None, Verdict.BLOCK, findings)
+
+    def _add_documentation(self, patient: PatientIdentity, record: PatientRecord) -> None:
+        index = self.documentation.find(patient.mrn, patient.member_id)
+        if index is not None:
+            known = self.documentation.patients[index]
+            record = PatientRecord(id=known.id, member_id=known.member_id).merged(record)
+        else:
+            record = PatientRecord(id=patient.mrn, member_id=patient.member_id).merged(record)
+        self.documentation = self.documentation.with_record(record)
+
+    def _record_for(self, patient: PatientIdentity) -> PatientRecord | None:
+        if not patient.identified:
+            return None
+        index = self.documentation.find(patient.mrn, patient.member_id)
+        return None if index is None else self.documentation.patients[index]
+
+    def same_patient(self, a: PatientIdentity, b: PatientIdentity) -> bool:
+        """RULES.md section 5, The same patient."""
+        if not a.identified or not b.identified:
+            return False
+        index_a = self.documentation.find(a.mrn, a.member_id)
+        index_b = self.documentation.find(b.mrn, b.member_id)
+        if index_a is not None and index_b is not None:
+            return index_a == index_b
+        if a.mrn and b.mrn:
+            return a.mrn == b.mrn
+        return bool(a.member_id) and a.member_id == b.member_id
+
+    def _targets(self, claim: Claim, mine: list[_Accepted]) -> list[_Accepted]:
+        """Accepted claims this one replaces: an identical re-send, or frequency 7 and 8."""
+        if claim.frequency is Frequency.ORIGINAL:
+            return [a for a in mine if a.claim.content() == claim.content()]
+        return [a for a in mine if a.claim.claim_id == claim.claim_id
+                and a.claim.billing_provider == claim.billing_provider]
+
+    def _credited(self, claim: Claim, mine: list[_Accepted]) -> list[tuple[_Accepted, BilledLine]]:
+        """For each credit (FT1-6 CD), the most recent accepted charge it reverses."""
+        taken: list[tuple[_Accepted, BilledLine]] = []
+        for credit in (line for line in claim.lines if line.credit):
+            for accepted in reversed(mine):
+                match = next((b for b in accepted.lines if b.code == credit.code
+                              and b.service_date == credit.service_date
+                              and (accepted, b) not in taken), None)
+                if match is not None:
+                    taken.append((accepted, match))
+                    break
+        return taken
+
+    def _claim(self, claim: Claim) -> ClaimResult:
+        mine = [a for a in self.accepted if self.same_patient(a.claim.patient, claim.patient)]
+        targets = [] if claim.malformed else self._targets(claim, mine)
+        credited = [] if claim.malformed else self._credited(claim, mine)
+        history = tuple(line for a in mine if a not in targets for line in a.lines
+                        if (a, line) not in credited)
+        month = PatientMonth(self._record_for(claim.patient), history, self.catalogue,
+                             self.attachments)
+        voiding = claim.frequency is Frequency.VOID and bool(targets)
+        outcome = scrub(claim, month, self.profile, self.catalogue,
+                        Scope.INPUT_ONLY if voiding else Scope.ALL)
+        if outcome.verdict is not Verdict.BLOCK:
+            self._commit(claim, targets, credited, voiding)
+        return ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
+                           outcome.verdict, outcome.findings, claim)
+
+    def _commit(self, claim: Claim, targets, credited, voiding: bool) -> None:
+        for accepted, line in credited:
+            accepted.lines.remove(line)
+        self.accepted = [a for a in self.accepted if a not in targets]
+        if not voiding:
+            self.accepted.append(_Accepted(claim, list(billed_lines(claim, current=False))))

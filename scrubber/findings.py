@@ -1,0 +1,73 @@
+"""Findings and verdicts: data, never exceptions."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = ["Severity", "Verdict", "Hit", "Finding", "verdict_of"]
+
+
+class Severity(enum.Enum):
+    BLOCK = "block"
+    FLAG = "flag"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.BLOCK: 0, Severity.FLAG: 1, Severity.INFO: 2}
+
+
+class Verdict(enum.Enum):
+    PASS = "pass"
+    FLAG = "flag"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports; the engine stamps the rule id and the profile's severity."""
+
+    message: str
+    suggestion: str
+    line: int | None = None
+    code: str | None = None
+    location: str | None = None
+    evidence: tuple[str, ...] = ()
+    minor: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    suggestion: str
+    line: int | None = None
+    code: str | None = None
+    location: str | None = None
+    evidence: tuple[str, ...] = field(default=())
+
+    def sort_key(self) -> tuple:
+        return (self.line or 0, self.severity.rank, self.rule, self.code or "", self.message)
+
+    def as_json(self) -> dict:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "code": self.code,
+            "line": self.line,
+            "message": self.message,
+            "suggestion": self.suggestion,
+        }
+
+
+def verdict_of(findings) -> Verdict:
+    severities = {f.severity for f in findings}
+    if Severity.BLOCK in severities:
+        return Verdict.BLOCK
+    if Severity.FLAG in severities:
+        return Verdict.FLAG
+    return Verdict.PASS

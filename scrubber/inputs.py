@@ -1,0 +1,40 @@
+"""Recognising an input file as X12 or HL7 and reading it into claims (the adapters' front door)."""
+from __future__ import annotations
+
+import re
+
+from hl7.reader import read_hl7
+from scrubber.model import Claim, DeviceData, Unreadable
+from x12.reader import read_x12
+from x12.tokenizer import decode
+
+__all__ = ["InputError", "detect", "read_items"]
+
+_ISA_AT_LINE_START = re.compile(r"(?m)^[ \t]*ISA[^A-Za-z0-9\s]")
+
+
+class InputError(Exception):
+    """A file that is neither X12 nor HL7."""
+
+
+def detect(text: str) -> str | None:
+    """'x12' or 'hl7' from the content: ISA or MSH first, after a byte-order mark and white space."""
+    head = text.lstrip("\ufeff \t\r\n")
+    if head.startswith("ISA"):
+        return "x12"
+    if head[:3] in ("MSH", "FHS", "BHS"):
+        return "hl7"
+    if _ISA_AT_LINE_START.search(text[:65536]):
+        return "x12"
+    return None
+
+
+def read_items(data: bytes, source: str) -> list[Claim | Unreadable | DeviceData]:
+    """Every claim, unreadable unit and device-data message in one file, in order."""
+    text = decode(data)
+    kind = detect(text)
+    if kind is None:
+        raise InputError(f"{source}: neither an X12 interchange (ISA) nor HL7 v2 (MSH)")
+    if kind == "x12":
+        return read_x12(text, source)
+    return read_hl7(text, source)

@@ -1,0 +1,149 @@
+"""The format-neutral claim model shared by the X12 and HL7 adapters."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+from scrubber.documentation import PatientRecord
+
+__all__ = [
+    "Frequency", "PatientIdentity", "ServiceLine", "Claim", "SyntaxIssue", "Unreadable",
+    "DeviceData", "line_problem",
+]
+
+
+class Frequency(enum.Enum):
+    ORIGINAL = "original"
+    REPLACEMENT = "replacement"
+    VOID = "void"
+
+
+@dataclass(frozen=True)
+class PatientIdentity:
+    mrn: str | None = None
+    member_id: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    birth_date: date | None = None
+
+    @property
+    def display_id(self) -> str | None:
+        return self.mrn or self.member_id
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.mrn or self.member_id)
+
+
+@dataclass(frozen=True)
+class SyntaxIssue:
+    """A reason a message or claim could not be read, in the standard's own coordinates."""
+
+    message: str
+    location: str
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """One SV1 or FT1. Raw text is kept where a value could not be interpreted."""
+
+    number: int
+    code: str | None
+    modifiers: tuple[str, ...] = ()
+    units: int | None = None
+    units_text: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    date_text: str | None = None
+    charge: str | None = None
+    diagnosis_pointers: tuple[str, ...] = ()
+    billing_provider: str | None = None
+    credit: bool = False
+    locations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def service_date(self) -> date | None:
+        """The date of the line, or for a range its end date (RULES.md section 5)."""
+        return self.date_to or self.date_from
+
+    @property
+    def first_date(self) -> date | None:
+        return self.date_from or self.date_to
+
+    def where(self, key: str) -> str | None:
+        return self.locations.get(key)
+
+    def content(self) -> tuple:
+        return (self.code, self.modifiers, self.units, self.date_from, self.date_to,
+                self.billing_provider, self.credit)
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str | None
+    format: str
+    source: str
+    patient: PatientIdentity
+    lines: tuple[ServiceLine, ...]
+    frequency: Frequency = Frequency.ORIGINAL
+    billing_provider: str | None = None
+    payer_id: str | None = None
+    attachments: tuple[str, ...] = ()
+    documentation: PatientRecord | None = None
+    issues: tuple[SyntaxIssue, ...] = ()
+    locations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def malformed(self) -> bool:
+        return bool(self.issues)
+
+    @property
+    def charge_lines(self) -> tuple[ServiceLine, ...]:
+        return tuple(line for line in self.lines if not line.credit)
+
+    def content(self) -> tuple:
+        """What makes a re-send identical (RULES.md section 5, History)."""
+        identity = (self.patient.mrn, self.patient.member_id)
+        return (self.claim_id, self.billing_provider, identity,
+                tuple(line.content() for line in self.lines))
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A message or transaction set from which no claim could be read."""
+
+    control_id: str | None
+    format: str
+    source: str
+    issues: tuple[SyntaxIssue, ...]
+
+
+def line_problem(line: ServiceLine) -> tuple[str, str] | None:
+    """Why a line cannot be checked, as (message, location key), or None when it can."""
+    if not line.code:
+        return ("the line has no procedure code", "code")
+    if line.units is None:
+        if line.units_text:
+            return (f"units {line.units_text!r} are not a positive whole number", "units")
+        return ("the line has no units", "units")
+    if line.units <= 0:
+        return (f"units {line.units} are not a positive whole number", "units")
+    if line.service_date is None:
+        if line.date_text:
+            return (f"service date {line.date_text!r} is not a valid date or range", "date")
+        return ("the line has no service date", "date")
+    if line.date_from and line.date_to and line.date_from > line.date_to:
+        return (f"the date range starts {line.date_from} after it ends {line.date_to}", "date")
+    return None
+
+
+@dataclass(frozen=True)
+class DeviceData:
+    """Device readings that arrived as a message of their own (ORU^R01); no claim."""
+
+    control_id: str | None
+    format: str
+    source: str
+    patient: PatientIdentity
+    record: PatientRecord

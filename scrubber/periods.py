@@ -1,0 +1,69 @@
+"""Calendar months, 30-day device periods and episodes (RULES.md sections 2 and 5)."""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from scrubber.documentation import Episode
+
+__all__ = ["Window", "month_of", "month_window", "device_window", "episode_window",
+           "anchoring_episode", "PERIOD_DAYS"]
+
+PERIOD_DAYS = 30
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """An inclusive range of days."""
+
+    start: date
+    end: date
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def overlaps(self, other: Window) -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+    def __str__(self) -> str:
+        if self.start == date.min and self.end == date.max:
+            return "the whole documented history"
+        if self.end == date.max:
+            return f"from {self.start.isoformat()}"
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+
+def month_of(day: date) -> tuple[int, int]:
+    return (day.year, day.month)
+
+
+def month_window(day: date) -> Window:
+    last = calendar.monthrange(day.year, day.month)[1]
+    return Window(day.replace(day=1), day.replace(day=last))
+
+
+def anchoring_episode(day: date, episodes) -> Episode | None:
+    """The RPM episode containing `day`; the latest-starting one when several do."""
+    containing = [e for e in episodes if e.program == "RPM" and e.contains(day)]
+    return max(containing, key=lambda e: e.start, default=None)
+
+
+def device_window(first: date, last: date, episodes) -> Window:
+    """The 30-day period of a device line dated `first`..`last` (its service date is `last`)."""
+    episode = anchoring_episode(last, episodes)
+    if episode is not None:
+        index = (last - episode.start).days // PERIOD_DAYS
+        start = episode.start + timedelta(days=PERIOD_DAYS * index)
+        return Window(start, start + timedelta(days=PERIOD_DAYS - 1))
+    if first < last and (last - first).days < PERIOD_DAYS:
+        return Window(first, last)
+    return Window(last - timedelta(days=PERIOD_DAYS - 1), last)
+
+
+def episode_window(day: date, episodes) -> Window:
+    """The episode of care a set-up line belongs to; without one, the whole history."""
+    episode = anchoring_episode(day, episodes)
+    if episode is None:
+        return Window(date.min, date.max)
+    return Window(episode.start, episode.end or date.max)

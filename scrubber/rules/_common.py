@@ -1,0 +1,54 @@
+"""Helpers shared by the rule families."""
+from __future__ import annotations
+
+from datetime import date
+
+from scrubber.model import Claim
+from scrubber.patient_month import BilledLine, PatientMonth
+from scrubber.periods import month_window
+
+__all__ = ["lines_of", "same_month", "same_period", "month_label", "days_label",
+           "first_management_lines", "documented", "units_in_month"]
+
+
+def lines_of(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:
+    """The claim's checkable lines with one of `codes` (all catalogue codes when none given)."""
+    return [line for line in month.lines_for(claim)
+            if (line.code in codes if codes else month.code(line.code) is not None)]
+
+
+def same_month(a: BilledLine, b: BilledLine) -> bool:
+    return (a.service_date.year, a.service_date.month) == (b.service_date.year, b.service_date.month)
+
+
+def same_period(month: PatientMonth, a: BilledLine, b: BilledLine) -> bool:
+    return month.window(a).overlaps(month.window(b))
+
+
+def month_label(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def days_label(days: list[date]) -> str:
+    if not days:
+        return "none"
+    shown = ", ".join(d.isoformat() for d in days[:6])
+    return shown + (f" and {len(days) - 6} more" if len(days) > 6 else "")
+
+
+def documented(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:
+    """The claim's lines of `codes` that have documentation; the others are skipped."""
+    return [line for line in lines_of(month, claim, *codes) if month.has_documentation_for(line)]
+
+
+def first_management_lines(month: PatientMonth, claim: Claim) -> list[BilledLine]:
+    """The claim's first documented management line of each month it bills."""
+    firsts: dict[tuple[int, int], BilledLine] = {}
+    for line in documented(month, claim, "99457", "99458", "99470"):
+        firsts.setdefault((line.service_date.year, line.service_date.month), line)
+    return list(firsts.values())
+
+
+def units_in_month(lines, day: date, code: str) -> int:
+    window = month_window(day)
+    return sum(line.units for line in lines if line.code == code and window.contains(line.service_date))

@@ -1,0 +1,254 @@
+"""837P transaction sets to format-neutral claims (2010AA, 2000B/2010BA, 2000C/2010CA, 2010BB,
+2300 CLM/REF*EA/PWK, 2400 SV1/DTP*472)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue
+from x12.envelope import TransactionSet
+from x12.tokenizer import Delimiters, Segment
+
+__all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
+
+SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
+PRODUCT_QUALIFIERS = {"HC", "ER", "IV", "WK", "AD", "N4"}
+_FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
+
+
+def _where(loop: str, segment: Segment, number: int, element: int, component: int = 0) -> str:
+    suffix = f"-{component}" if component else ""
+    return f"{loop}/{segment.id}{element:02d}{suffix} at segment {number}"
+
+
+def _date(text: str) -> date | None:
+    try:
+        return datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Party:
+    identity: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Draft:
+    claim_id: str
+    frequency: Frequency
+    start: int
+    mrn: str | None = None
+    attachments: list[str] = field(default_factory=list)
+    lines: list[ServiceLine] = field(default_factory=list)
+    issues: list[SyntaxIssue] = field(default_factory=list)
+    locations: dict[str, str] = field(default_factory=dict)
+
+
+class _SetReader:
+    """Walks one 837P transaction set segment by segment, tracking the loop it is in."""
+
+    def __init__(self, tset: TransactionSet, delimiters: Delimiters, source: str):
+        self.tset, self.d, self.source = tset, delimiters, source
+        self.loop = "header"
+        self.billing_provider: str | None = None
+        self.payer: str | None = None
+        self.subscriber: dict = {}
+        self.patient: dict | None = None
+        self.drafts: list[tuple[_Draft, str | None, str | None, dict, dict | None]] = []
+        self.draft: _Draft | None = None
+        self.line: ServiceLine | None = None
+        self.issues: list[SyntaxIssue] = []
+
+    def issue(self, message: str, loop: str, segment: Segment, number: int, element: int = 0,
+              component: int = 0) -> SyntaxIssue:
+        where = (_where(loop, segment, number, element, component) if element
+                 else f"{loop}/{segment.id} at segment {number}")
+        return SyntaxIssue(message, where)
+
+    def read(self) -> list[Claim]:
+        for number, segment in enumerate(self.tset.segments, start=2):
+            handler = getattr(self, f"_seg_{segment.id.lower()}", None)
+            if handler is not None:
+                handler(segment, number)
+        self._close_claim()
+        return [self._claim(*entry) for entry in self.drafts]
+
+    # -- hierarchy --------------------------------------------------------------------------
+    def _seg_hl(self, segment: Segment, number: int) -> None:
+        self._close_claim()
+        level = segment.get(3)
+        self.loop = {"20": "2000A", "22": "2000B", "23": "2000C"}.get(level, f"HL{level}")
+        if level == "22":
+            self.subscriber, self.patient, self.payer = {}, None, None
+        elif level == "23":
+            self.patient = {}
+        elif level == "20":
+            self.billing_provider = None
+        else:
+            self.issues.append(self.issue(f"HL03 {level!r} is not a hierarchical level code of an "
+                                          "837P (20, 22, 23)", "2000", segment, number, 3))
+
+    def _seg_nm1(self, segment: Segment, number: int) -> None:
+        entity = segment.get(1)
+        if self.loop == "2000A" and entity == "85":
+            self.loop = "2010AA"
+            self.billing_provider = segment.get(9) or None
+        elif self.loop in ("2000B", "2010BA", "2010BB") and entity == "IL":
+            self.loop = "2010BA"
+            self.subscriber.update(last=segment.get(3), first=segment.get(4),
+                                   member=segment.get(9) or None)
+        elif self.loop in ("2000B", "2010BA", "2010BB") and entity == "PR":
+            self.loop = "2010BB"
+            self.payer = segment.get(9) or None
+        elif self.loop in ("2000C", "2010CA") and entity == "QC":
+            self.loop = "2010CA"
+            self.patient.update(last=segment.get(3), first=segment.get(4))
+
+    def _seg_dmg(self, segment: Segment, number: int) -> None:
+        target = self.subscriber if self.loop == "2010BA" else self.patient if self.loop == "2010CA" else None
+        if target is not None and segment.get(1) == "D8":
+            target["birth"] = _date(segment.get(2))
+
+    # -- claim ------------------------------------------------------------------------------
+    def _seg_clm(self, segment: Segment, number: int) -> None:
+        self._close_claim()
+        if self.loop not in ("2000B", "2010BA", "2010BB", "2000C", "2010CA"):
+            self.issues.append(self.issue("CLM outside a subscriber or patient loop", "2300",
+                                          segment, number))
+        self.loop = "2300"
+        frequency = segment.component(5, 3, self.d)
+        self.draft = _Draft(segment.get(1), _FREQUENCIES.get(frequency, Frequency.ORIGINAL), number)
+        self.draft.locations["CLM01"] = _where("2300", segment, number, 1)
+        if not segment.get(1):
+            self.draft.issues.append(self.issue("CLM01 (patient control number) is empty", "2300",
+                                                segment, number, 1))
+        if self.billing_provider is None:
+            self.draft.issues.append(self.issue("no 2010AA billing provider (NM1*85) precedes the "
+                                                "claim", "2300", segment, number))
+        if not self.subscriber:
+            self.draft.issues.append(self.issue("no 2010BA subscriber (NM1*IL) precedes the claim",
+                                                "2300", segment, number))
+
+    def _seg_ref(self, segment: Segment, number: int) -> None:
+        if self.loop == "2300" and self.draft and segment.get(1) == "EA":
+            self.draft.mrn = segment.get(2) or None
+            self.draft.locations["MRN"] = _where("2300", segment, number, 2)
+
+    def _seg_pwk(self, segment: Segment, number: int) -> None:
+        if self.draft and segment.get(5) == "AC" and segment.get(6):
+            self.draft.attachments.append(segment.get(6))
+            self.draft.locations[f"PWK:{segment.get(6)}"] = _where(self.loop, segment, number, 6)
+
+    def _seg_sbr(self, segment: Segment, number: int) -> None:
+        if self.loop in ("2300", "2400"):
+            self.loop = "2320"
+
+    def _seg_lx(self, segment: Segment, number: int) -> None:
+        if self.draft is None:
+            self.issues.append(self.issue("LX outside a claim", "2400", segment, number))
+            return
+        self._close_line()
+        self.loop = "2400"
+        self.line = ServiceLine(number=len(self.draft.lines) + 1, code=None,
+                                locations={"line": _where("2400", segment, number, 1)})
+
+    def _seg_sv1(self, segment: Segment, number: int) -> None:
+        if self.line is None or self.loop != "2400":
+            return
+        parts = segment.get(1).split(self.d.component)
+        qualifier = parts[0]
+        if qualifier not in PRODUCT_QUALIFIERS:
+            self.draft.issues.append(self.issue(_qualifier_message(qualifier, self.d), "2400",
+                                                segment, number, 1, 1))
+        units_text = segment.get(4)
+        self.line = replace(
+            self.line,
+            code=parts[1] if len(parts) > 1 and parts[1] else None,
+            modifiers=tuple(p for p in parts[2:6] if p),
+            units=_units(units_text), units_text=units_text or None,
+            charge=segment.get(2) or None,
+            diagnosis_pointers=tuple(p for p in segment.get(7).split(self.d.component) if p),
+            locations={**self.line.locations, "code": _where("2400", segment, number, 1, 2),
+                       "units": _where("2400", segment, number, 4)},
+        )
+
+    def _seg_dtp(self, segment: Segment, number: int) -> None:
+        if self.line is None or self.loop != "2400" or segment.get(1) != "472":
+            return
+        text = segment.get(3)
+        if segment.get(2) == "RD8" and "-" in text:
+            first, _, last = text.partition("-")
+            start, end = _date(first), _date(last)
+        elif segment.get(2) == "D8":
+            start = end = _date(text)
+        else:
+            start = end = None
+        valid = start is not None and end is not None
+        self.line = replace(self.line, date_from=start if valid else None,
+                            date_to=end if valid else None, date_text=text or None,
+                            locations={**self.line.locations,
+                                       "date": _where("2400", segment, number, 3)})
+
+    def _seg_nte(self, segment: Segment, number: int) -> None:
+        return None
+
+    def _close_line(self) -> None:
+        if self.line is not None and self.draft is not None:
+            if self.line.code is None and "code" not in self.line.locations:
+                self.line.locations["code"] = self.line.locations["line"].replace("LX01", "SV1")
+            if "date" not in self.line.locations:
+                self.line.locations["date"] = self.line.locations["line"].replace("LX01", "DTP*472")
+            self.draft.lines.append(self.line)
+        self.line = None
+
+    def _close_claim(self) -> None:
+        self._close_line()
+        if self.draft is not None:
+            self.drafts.append((self.draft, self.billing_provider, self.payer,
+                                dict(self.subscriber), dict(self.patient) if self.patient else None))
+        self.draft = None
+
+    def _claim(self, draft: _Draft, provider, payer, subscriber: dict, patient: dict | None) -> Claim:
+        person = patient or subscriber
+        identity = PatientIdentity(mrn=draft.mrn, member_id=subscriber.get("member"),
+                                   last_name=person.get("last") or None,
+                                   first_name=person.get("first") or None,
+                                   birth_date=person.get("birth"))
+        issues = list(draft.issues)
+        if not draft.lines:
+            issues.append(SyntaxIssue("the claim has no service line (LX/SV1)",
+                                      draft.locations["CLM01"]))
+        return Claim(
+            claim_id=draft.claim_id or None, format="x12", source=self.source, patient=identity,
+            lines=tuple(draft.lines), frequency=draft.frequency, billing_provider=provider,
+            payer_id=payer, attachments=tuple(draft.attachments), issues=tuple(issues),
+            locations=draft.locations,
+        )
+
+
+def _units(text: str) -> int | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
+
+
+def _qualifier_message(qualifier: str, delimiters: Delimiters) -> str:
+    message = f"SV101-1 product/service id qualifier {qualifier!r} is not valid"
+    for candidate in (":", ">", "^", "|", "\\"):
+        head, _, _ = qualifier.partition(candidate)
+        if candidate != delimiters.component and candidate in qualifier and head in PRODUCT_QUALIFIERS:
+            return (f"{message}: the composite is separated by {candidate!r} but ISA16 declares "
+                    f"{delimiters.component!r} as the component separator; the claim is rejected "
+                    "rather than read with a guessed separator")
+    return message
+
+
+def claims_from_set(tset: TransactionSet, delimiters: Delimiters,
+                    source: str) -> tuple[list[Claim], list[SyntaxIssue]]:
+    """The claims of one 837P transaction set and the issues that concern the whole set."""
+    reader = _SetReader(tset, delimiters, source)
+    claims = reader.read()
+    return claims, reader.issues

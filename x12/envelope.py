@@ -1,0 +1,144 @@
+"""Envelope structure and checks: ISA/IEA, GS/GE, ST/SE counts and control numbers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from x12.errors import X12SyntaxError
+from x12.tokenizer import Interchange, Segment
+
+__all__ = ["TransactionSet", "Group", "Envelope", "structure"]
+
+
+@dataclass
+class TransactionSet:
+    st: Segment
+    segments: list[Segment] = field(default_factory=list)
+    se: Segment | None = None
+    issues: list[X12SyntaxError] = field(default_factory=list)
+
+    @property
+    def control(self) -> str:
+        return self.st.get(2)
+
+
+@dataclass
+class Group:
+    gs: Segment
+    sets: list[TransactionSet] = field(default_factory=list)
+    ge: Segment | None = None
+    issues: list[X12SyntaxError] = field(default_factory=list)
+
+
+@dataclass
+class Envelope:
+    interchange: Interchange
+    groups: list[Group] = field(default_factory=list)
+    iea: Segment | None = None
+    issues: list[X12SyntaxError] = field(default_factory=list)
+
+    @property
+    def control(self) -> str:
+        return self.interchange.segments[0].get(13)
+
+
+def _err(message: str, segment: Segment | None, element: str = "") -> X12SyntaxError:
+    where = f"{segment.id}{element} at segment {segment.position}" if segment else "end of file"
+    return X12SyntaxError(message, where)
+
+
+def structure(interchange: Interchange) -> Envelope:
+    """Nest segments into groups and transaction sets and check the envelope counts."""
+    envelope = Envelope(interchange, issues=list(interchange.issues))
+    if interchange.leading:
+        envelope.issues.append(X12SyntaxError(
+            f"{len(interchange.leading)} characters of text before the ISA segment",
+            "before ISA at segment 1"))
+    group: Group | None = None
+    current: TransactionSet | None = None
+    for segment in interchange.segments[1:]:
+        if current is not None and segment.id not in ("SE", "GE", "IEA", "GS", "ST", "ISA"):
+            current.segments.append(segment)
+        elif segment.id == "GS":
+            group = _open_group(envelope, group, current, segment)
+            current = None
+        elif segment.id == "ST":
+            current = _open_set(envelope, group, current, segment)
+        elif segment.id == "SE":
+            _close_set(current, segment, envelope)
+            current = None
+        elif segment.id == "GE":
+            _close_group(group, current, segment, envelope)
+            group, current = None, None
+        elif segment.id == "IEA":
+            envelope.iea = segment
+        else:
+            envelope.issues.append(_err("segment outside a transaction set", segment))
+    if current is not None and current.se is None:
+        current.issues.append(_err("transaction set has no SE trailer", current.st))
+    if group is not None and group.ge is None:
+        group.issues.append(_err("functional group has no GE trailer", group.gs))
+    _check_iea(envelope)
+    return envelope
+
+
+def _open_group(envelope, group, current, segment) -> Group:
+    if group is not None and group.ge is None:
+        group.issues.append(_err("functional group has no GE trailer before the next GS", group.gs))
+    if current is not None and current.se is None:
+        current.issues.append(_err("transaction set has no SE trailer", current.st))
+    new = Group(segment)
+    envelope.groups.append(new)
+    return new
+
+
+def _open_set(envelope, group, current, segment) -> TransactionSet:
+    if current is not None and current.se is None:
+        current.issues.append(_err("transaction set has no SE trailer before the next ST", current.st))
+    new = TransactionSet(segment)
+    if group is None:
+        group = Group(segment, issues=[_err("transaction set outside a functional group (no GS)", segment)])
+        envelope.groups.append(group)
+    group.sets.append(new)
+    return new
+
+
+def _close_set(current, segment, envelope) -> None:
+    if current is None:
+        envelope.issues.append(_err("SE without a matching ST", segment))
+        return
+    current.se = segment
+    count = len(current.segments) + 2
+    if segment.get(1) != str(count):
+        current.issues.append(_err(f"SE01 says {segment.get(1) or 'nothing'} segments but the "
+                                   f"transaction set has {count}", segment, "01"))
+    if segment.get(2) != current.control:
+        current.issues.append(_err(f"SE02 {segment.get(2)!r} does not match ST02 "
+                                   f"{current.control!r}", segment, "02"))
+
+
+def _close_group(group, current, segment, envelope) -> None:
+    if current is not None and current.se is None:
+        current.issues.append(_err("transaction set has no SE trailer before GE", current.st))
+    if group is None:
+        envelope.issues.append(_err("GE without a matching GS", segment))
+        return
+    group.ge = segment
+    if segment.get(1) != str(len(group.sets)):
+        group.issues.append(_err(f"GE01 says {segment.get(1) or 'nothing'} transaction sets but "
+                                 f"the group has {len(group.sets)}", segment, "01"))
+    if segment.get(2) != group.gs.get(6):
+        group.issues.append(_err(f"GE02 {segment.get(2)!r} does not match GS06 "
+                                 f"{group.gs.get(6)!r}", segment, "02"))
+
+
+def _check_iea(envelope: Envelope) -> None:
+    iea = envelope.iea
+    if iea is None:
+        envelope.issues.append(_err("interchange has no IEA trailer", envelope.interchange.segments[0]))
+        return
+    if iea.get(1) != str(len(envelope.groups)):
+        envelope.issues.append(_err(f"IEA01 says {iea.get(1) or 'nothing'} functional groups but "
+                                    f"the interchange has {len(envelope.groups)}", iea, "01"))
+    if iea.get(2) != envelope.control:
+        envelope.issues.append(_err(f"IEA02 {iea.get(2)!r} does not match ISA13 "
+                                    f"{envelope.control!r}", iea, "02"))
