@@ -138,3 +138,5 @@ def demo(output) -> None:
 def rules() -> None:
     """Print the rule table (Markdown), generated from the rule catalogue."""
     click.echo(rule_table(catalogue()))
+if __name__ == "__main__":
+    main()

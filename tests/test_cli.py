@@ -1,0 +1,121 @@
+"""`rpm-scrubber check` and `demo` end to end, through a real subprocess."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builders import ClaimSpec, Line, dft_p03, obx_minutes, x12_837
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+def run(*args, stdin: bytes | None = None):
+    return subprocess.run([sys.executable, "-m", "scrubber.cli", *args], input=stdin,
+                          capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def docs(tmp_path):
+    path = tmp_path / "docs.json"
+    path.write_text(json.dumps({"patients": [{
+        "patient": {"id": "MRN-1", "member_id": "MEMBER-1"},
+        "consent": {"date": "2026-01-02", "method": "verbal"},
+        "time_entries": [{"id": "t-1", "date": "2026-03-04", "minutes": 15, "program": "RPM",
+                          "performer": {"id": "rn-7", "role": "clinical_staff"}, "activity": "Call",
+                          "interaction": {"mode": "phone", "with": "patient"}}]}]}))
+    return path
+
+
+def test_json_shape_verdicts_and_exit_status(tmp_path, docs):
+    batch = tmp_path / "batch.837"
+    batch.write_text(x12_837([ClaimSpec("C1", [Line("99470", "20260331")]),
+                              ClaimSpec("C2", [Line("99457", "20260331")])]))
+    hl7 = tmp_path / "dft.hl7"
+    hl7.write_bytes(dft_p03("H1", [Line("99457", "20260415")], mrn="MRN-1",
+                            obx=obx_minutes(1, 22, "202604021000", "video")).encode())
+    result = run("check", "--format", "json", "--docs", str(docs), str(batch), str(hl7))
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"claims", "summary"}
+    assert document["summary"] == {"pass": 2, "flag": 0, "block": 1}
+    first, second, third = document["claims"]
+    assert set(first) == {"id", "format", "source", "patient", "verdict", "findings"}
+    assert (first["id"], first["format"], first["source"], first["patient"], first["verdict"]) == (
+        "C1", "x12", str(batch), "MRN-1", "pass")
+    assert second["verdict"] == "block"
+    assert [(f["rule"], f["code"], f["line"]) for f in second["findings"]] == [
+        ("mutually-exclusive", "99457", 1), ("time-below-threshold", "99457", 1)]
+    assert set(second["findings"][0]) == {"rule", "severity", "code", "line", "message", "suggestion"}
+    assert (third["id"], third["format"], third["verdict"]) == ("H1", "hl7", "pass")
+
+
+def test_stdin_and_passing_exit_zero(docs):
+    text = x12_837([ClaimSpec("C1", [Line("99470", "20260331")])]).encode()
+    result = run("check", "--format", "json", "--docs", str(docs), "-", stdin=text)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["claims"][0]["source"] == "-"
+
+
+def test_malformed_input_is_a_result_not_a_crash(tmp_path):
+    path = tmp_path / "bad.837"
+    path.write_text(x12_837([ClaimSpec("C1", [Line("99457", "20260331")])]).replace("GE*1*1", "GE*7*1"))
+    result = run("check", "--format", "json", str(path))
+    assert result.returncode == 1 and not result.stderr
+    (claim,) = json.loads(result.stdout)["claims"]
+    assert claim["verdict"] == "block"
+    assert [f["rule"] for f in claim["findings"]] == ["malformed-message"]
+    assert "GE01" in claim["findings"][0]["message"]
+
+
+@pytest.mark.parametrize("args,phrase", [
+    (["check", "--profile", "nonesuch", "{file}"], "unknown profile"),
+    (["check", "--docs", "{bad}", "{file}"], "$.patients[0].time_entries"),
+    (["check", "{other}"], "neither an X12"),
+    (["check", "{missing}"], "cannot read"),
+    (["check", "--format", "xml", "{file}"], "xml"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path, args, phrase):
+    good = tmp_path / "ok.837"
+    good.write_text(x12_837([ClaimSpec("C1", [Line("99457", "20260331")])]))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"patients": [{"patient": {"id": "M"}, "time_entries": [{"id": "t"}]}]}')
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    names = {"file": good, "bad": bad, "other": other, "missing": tmp_path / "nope.837"}
+    result = run(*[a.format(**names) for a in args])
+    assert result.returncode == 2
+    assert not result.stdout
+    assert phrase in result.stderr.decode() and b"Traceback" not in result.stderr
+
+
+def test_sample_files_never_crash():
+    files = sorted(str(p) for p in (SAMPLES / "x12_837p").iterdir() if "no_isa" not in p.name)
+    result = run("check", "--format", "json", *files)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    claims = json.loads(result.stdout)["claims"]
+    assert len(claims) > 1500
+    assert all(c["verdict"] in ("pass", "flag", "block") for c in claims)
+
+
+def test_a_file_starting_at_gs_is_not_x12():
+    result = run("check", str(SAMPLES / "x12_837p" / "imsweb_x12_no_isa_line.txt"))
+    assert result.returncode == 2 and b"neither an X12" in result.stderr
+
+
+def test_text_report_lists_fixes(tmp_path, docs):
+    batch = tmp_path / "b.837"
+    batch.write_text(x12_837([ClaimSpec("C2", [Line("99457", "20260331")])]))
+    out = run("check", "--docs", str(docs), str(batch)).stdout.decode()
+    assert "BLOCK  claim C2" in out and "fix: 15 minutes documented: bill 99470 instead of 99457" in out
+    assert out.rstrip().endswith("1 claim: 0 pass, 0 flag, 1 block")
+
+
+def test_demo_covers_pass_flag_and_block():
+    result = run("demo", "--format", "json")
+    assert result.returncode == 0
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["pass"] and summary["flag"] and summary["block"]
+    formats = {c["format"] for c in json.loads(result.stdout)["claims"]}
+    assert formats == {"x12", "hl7"}

@@ -1,0 +1,110 @@
+"""DFT^P03 and ORU^R01 reading, and documentation carried in 99RPM OBX segments."""
+from pathlib import Path
+
+import pytest
+
+from hl7.reader import read_hl7
+from scrubber.catalogue import catalogue
+from scrubber.checker import Checker
+from scrubber.model import Claim, DeviceData, Unreadable
+from tests.builders import Line, dft_p03, obx_dates, obx_minutes
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+DFT_LINES = {
+    "hl7genparse_DFT_P03_Healthmatics.hl7": [("99214", 1)],
+    "msfhirconv_DFT-P03-01.hl7": [("71045", 2), ("99011", 1)],
+    "msfhirconv_DFT-P03-02.hl7": [("71045", 2), ("99011", 1)],
+    "lfhhl7fhir_Hl7FinancialInsuranceTest_testFailingOrganizationTelecom.hl7": [("FAKE", None)],
+}
+
+
+def _read(folder: str, name: str):
+    return read_hl7((SAMPLES / folder / name).read_text("utf-8"), name)
+
+
+@pytest.mark.parametrize("name", sorted(DFT_LINES))
+def test_dft_samples_yield_their_ft1_lines(name):
+    (claim,) = _read("hl7_dft", name)
+    assert isinstance(claim, Claim) and not claim.issues
+    assert [(line.code, line.units) for line in claim.lines] == DFT_LINES[name]
+
+
+def test_dft_identifiers_and_performer_npi():
+    (claim,) = _read("hl7_dft", "msfhirconv_DFT-P03-01.hl7")
+    assert claim.claim_id == "MSG00001"
+    assert claim.patient.mrn == "PATID1234" and claim.patient.member_id == "548851236L"
+    assert claim.lines[0].billing_provider == "9941339108"
+    assert claim.lines[1].where("code") == "FT1(2).25.1"
+
+
+@pytest.mark.parametrize("name", ["msfhirconv_DFT-P11-01.hl7", "msfhirconv_DFT-P11-02.hl7"])
+def test_other_dft_events_are_rejected_clearly(name):
+    (item,) = _read("hl7_dft", name)
+    assert isinstance(item, Unreadable)
+    assert "DFT^P11" in item.issues[0].message and item.issues[0].location == "MSH(1).9"
+
+
+@pytest.mark.parametrize("path", sorted((SAMPLES / "hl7_oru").iterdir()), ids=lambda p: p.name)
+def test_oru_samples_are_read_or_rejected(path):
+    (item,) = read_hl7(path.read_text("utf-8"), path.name)
+    if path.name.startswith("ipf_invalid"):
+        assert isinstance(item, Unreadable) and item.issues[0].location.endswith(".2")
+    else:
+        assert isinstance(item, DeviceData) and item.record.readings
+        assert all(r.transmission == "automatic" for r in item.record.readings)
+
+
+def test_version_21_reads_quantity_from_ft1_11():
+    text = dft_p03("M21", [Line("99457", "20260320", units="1", charge="50")], version="2.1")
+    (claim,) = read_hl7(text, "t.hl7")
+    assert claim.lines[0].units == 50  # FT1-10 carries the quantity from v2.2 on, FT1-11 in v2.1
+    assert claim.lines[0].where("units") == "FT1(1).11"
+
+
+def test_obx_documentation_becomes_time_entries_and_days():
+    obx = (obx_minutes(1, 25, "202603041005", "phone")
+           + obx_dates(2, "RPM-DAYS", ["20260301", "20260302"]) + obx_dates(3, "RPM-CONSENT", ["20260101"]))
+    (claim,) = read_hl7(dft_p03("M1", [Line("99457", "20260331")], obx=obx), "t.hl7")
+    record = claim.documentation
+    (entry,) = record.time_entries
+    assert (entry.id, entry.minutes, entry.interaction.mode) == ("M1/1", 25, "phone")
+    assert entry.activity == "Reviewed readings; adjusted plan" and entry.start.isoformat() == "10:05:00"
+    assert [r.date.isoformat() for r in record.readings] == ["2026-03-01", "2026-03-02"]
+    assert record.consents[0].date.isoformat() == "2026-01-01"
+
+
+def test_bad_obx_mode_is_malformed_with_location():
+    obx = obx_minutes(4, 25, "202603041005", "carrier_pigeon")
+    (claim,) = read_hl7(dft_p03("M1", [Line("99457", "20260331")], obx=obx), "t.hl7")
+    assert claim.issues[0].location == "OBX(4).17.1"
+
+
+def _check(messages):
+    shipped = catalogue()
+    checker = Checker(shipped, shipped.profile("medicare"))
+    results = []
+    for text in messages:
+        for item in read_hl7(text, "t.hl7"):
+            result = checker.check(item)
+            if result is not None:
+                results.append((result.verdict.value, sorted({f.rule for f in result.findings})))
+    return results
+
+
+def test_obx_documentation_supports_the_claim_and_a_resend_adds_nothing():
+    obx = obx_minutes(1, 12, "202603041005", "phone") + obx_dates(2, "RPM-CONSENT", ["20260101"])
+    message = dft_p03("M1", [Line("99457", "20260331")], obx=obx)
+    again = dft_p03("M2", [Line("99457", "20260331")], obx=obx).replace("|M2|", "|M1|", 1)
+    assert _check([message]) == [("block", ["time-below-threshold"])]
+    # the same message sent twice: its 12 minutes are counted once
+    assert _check([message, again]) == [("block", ["time-below-threshold"])] * 2
+
+
+def test_a_credit_reverses_the_charge():
+    obx = obx_minutes(1, 25, "202603041005", "phone") + obx_dates(2, "RPM-CONSENT", ["20260101"])
+    charge = dft_p03("M1", [Line("99457", "20260331")], obx=obx)
+    correction = dft_p03("M2", [Line("99457", "20260331", credit=True), Line("99457", "20260330")])
+    duplicate = dft_p03("M3", [Line("99457", "20260329")])
+    assert _check([charge, correction, duplicate]) == [
+        ("pass", []), ("pass", []), ("block", ["once-per-period"])]

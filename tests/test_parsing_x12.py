@@ -1,0 +1,108 @@
+"""Every 837P sample is read with the right counts, or rejected with a location."""
+from pathlib import Path
+
+import pytest
+
+from scrubber.model import Claim, Unreadable
+from tests.builders import ClaimSpec, Line, x12_837
+from x12.reader import read_x12, read_x12_bytes
+from x12.tokenizer import serialize, tokenize
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "x12_837p"
+
+# file: (claims, lines, codes of the first claim) for files that must read cleanly
+VALID = {
+    "uhin_837.edi": (1, 1, ["90834"]),
+    "lfhx12_demo.837": (1, 4, ["99213", "87070", "99214", "86663"]),
+    "oopx12_Example1_2_And_3_Combined.txt": (3, 11, ["99213", "87070", "99214", "86663"]),
+    "oopx12_ST1309-XX.txt": (1, 2, ["99204", "73610"]),
+    "stupidedi_COB-claim-from-billing-provider-to-payer-a.edi": (1, 3, ["99213", "90782", "J3301"]),
+    "stupidedi_anesthesia.edi": (1, 1, ["00142"]),
+    "stupidedi_ambulance.edi": (1, 4, ["A0427", "A0425", "A0422", "A0382"]),
+    "stupidedi_wheelchair.edi": (1, 1, ["K0001"]),
+}
+# file: (claims read despite the errors, a phrase of the first issue)
+BROKEN = {
+    "imsweb_x12_valid.txt": (2, "SE01 says 25 segments"),
+    "imsweb_x12_valid_different_separators.txt": (2, "SE01 says 25 segments"),
+    "imsweb_x12_many_claims.txt": (820, "SE01"),
+    "imsweb_x12_multiple_isa.txt": (4, "SE01"),
+    "imsweb_x12_multiple_gs.txt": (6, "IEA01 says 1 functional groups"),
+    "imsweb_x12_bad_first_line.txt": (2, "ISA02 must be 10 characters"),
+    "imsweb_x12_bad_segment_identifier.txt": (2, "is not a valid segment identifier"),
+    "lfhx12_demo.example6.837": (1, "ISA16 declares ':'"),
+    "stupidedi_X222-case-1.edi": (1, "text before the ISA"),
+}
+
+
+def _sample(name: str) -> list:
+    return read_x12_bytes((SAMPLES / name).read_bytes(), name)
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_valid_samples_read_cleanly(name):
+    claims, lines, codes = VALID[name]
+    items = _sample(name)
+    assert all(isinstance(item, Claim) and not item.issues for item in items)
+    assert len(items) == claims
+    assert sum(len(c.lines) for c in items) == lines
+    assert [line.code for line in items[0].lines] == codes
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_samples_are_blocked_with_a_location(name):
+    claims, phrase = BROKEN[name]
+    items = _sample(name)
+    assert len([i for i in items if isinstance(i, Claim)]) == claims
+    assert all(item.issues for item in items)
+    first = items[0].issues[0]
+    assert phrase in first.message + first.location
+    assert "segment" in first.location
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.iterdir()), ids=lambda p: p.name)
+def test_every_sample_reads_or_names_a_location(path):
+    items = read_x12_bytes(path.read_bytes(), path.name)
+    assert items
+    for item in items:
+        assert isinstance(item, (Claim, Unreadable))
+        for issue in item.issues:
+            assert issue.location and issue.message
+
+
+def test_no_isa_is_unreadable():
+    (item,) = _sample("imsweb_x12_no_isa_line.txt")
+    assert isinstance(item, Unreadable)
+    assert "ISA" in item.issues[0].message
+
+
+def test_utf16_fragment_is_rejected_not_misread():
+    items = _sample("oopx12_UnicodeExample.txt")
+    assert all(isinstance(i, Unreadable) for i in items)
+
+
+def test_claim_fields_and_locations():
+    text = x12_837([ClaimSpec("C-7", [Line("99457", "20260320"), Line("99454", "20260301-20260330")],
+                              mrn="MRN-9", member_id="MEM-9", provider="1999999984", frequency="7")])
+    (claim,) = read_x12(text, "t.837")
+    assert claim.claim_id == "C-7" and claim.frequency.value == "replacement"
+    assert (claim.patient.mrn, claim.patient.member_id) == ("MRN-9", "MEM-9")
+    assert claim.billing_provider == "1999999984" and claim.payer_id == "MEDICARE"
+    second = claim.lines[1]
+    assert (second.date_from.isoformat(), second.date_to.isoformat()) == ("2026-03-01", "2026-03-30")
+    assert second.where("code") == "2400/SV101-2 at segment 23"
+    assert second.where("units") == "2400/SV104 at segment 23"
+
+
+def test_se_count_mismatch_blocks_every_claim_of_the_set():
+    text = x12_837([ClaimSpec("A", [Line("99457", "20260320")]), ClaimSpec("B", [Line("99457", "20260320")])])
+    broken = text.replace("\nSE*", "\nSE*9", 1)
+    items = read_x12(broken, "t.837")
+    assert [i.claim_id for i in items] == ["A", "B"]
+    assert all("SE01" in i.issues[0].location for i in items)
+
+
+def test_tokenize_serialize_round_trip():
+    text = x12_837([ClaimSpec("A", [Line("99457", "20260320")])])
+    (interchange,) = tokenize(text)
+    assert serialize(interchange.segments, interchange.delimiters) == text
