@@ -42,6 +42,7 @@ class Parsed:
     subcomponent: str
     version: str
     control_id: str | None
+    escape: str = "\\"
 
     def fields(self, segment, number: int) -> list[str]:
         """The repetitions of field `number` of `segment`, as ER7 text."""
@@ -59,7 +60,24 @@ class Parsed:
         return self.unescape(parts[index - 1]) if 0 < index <= len(parts) else ""
 
     def unescape(self, value: str) -> str:
-        return self.message.unescape(value) if "\\" in value else value
+        """Resolve HL7 escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ and \\Xhh\\); others are dropped."""
+        if self.escape not in value:
+            return value
+        table = {"F": self.field_sep, "S": self.component, "T": self.subcomponent,
+                 "R": self.repetition, "E": self.escape}
+        parts = value.split(self.escape)
+        out = [parts[0]]
+        for index in range(1, len(parts), 2):
+            code = parts[index]
+            if code in table:
+                out.append(table[code])
+            elif code[:1] == "X" and len(code) % 2 == 1:
+                try:
+                    out.append(bytes.fromhex(code[1:]).decode("latin-1"))
+                except ValueError:
+                    pass
+            out.append(parts[index + 1] if index + 1 < len(parts) else "")
+        return "".join(out)
 
     def segments_named(self, name: str) -> list:
         return [s for s in self.segments if s.name == name]
@@ -89,7 +107,8 @@ def parse(text: str) -> Parsed:
     msh = message.msh
     encoding = msh.children[1].to_er7()
     parsed = Parsed(message, list(message.children), text[3], encoding[0], encoding[1],
-                    encoding[3] if len(encoding) > 3 else "&", "", None)
+                    encoding[3] if len(encoding) > 3 else "&", "", None,
+                    encoding[2] if len(encoding) > 2 else "\\")
     parsed.version = parsed.first(msh, 12).split(parsed.component)[0]
     parsed.control_id = parsed.first(msh, 10) or None
     return parsed

@@ -105,3 +105,17 @@ def test_findings_are_ordered_deterministically():
     result = Checker(shipped, shipped.profile("medicare")).check(claim)
     keys = [(f.line or 0, f.severity.rank, f.rule) for f in result.findings]
     assert keys == sorted(keys) and result.findings[0].line is None
+
+
+def test_no_rule_crashes_on_mixed_claims():
+    """Every rule copes with non-RPM codes, RTM codes, credits and unidentified patients."""
+    codes = ["99214", "99453", "99454", "99445", "99457", "99458", "99470", "99091", "98975", "98980",
+             "98981", "98979", "98976", "98984", "J3301"]
+    lines = [Line(code, "20260331" if i % 2 else "20260301-20260330") for i, code in enumerate(codes)]
+    shipped = catalogue()
+    for mrn in ("MRN-1", None):
+        checker = Checker(shipped, shipped.profile("conservative"))
+        for spec in (ClaimSpec("C1", lines, mrn=mrn), ClaimSpec("C2", lines[::-1], mrn=mrn)):
+            (claim,) = read_x12(x12_837([spec]), "t")
+            result = checker.check(claim)
+            assert "rule-failed" not in {f.rule for f in result.findings}

@@ -53,7 +53,7 @@ def rpm_with_rtm(month: PatientMonth, claim: Claim, profile: Profile) -> Iterato
         program = month.code(line.code).program
         window = _program_window(month, line)
         clashes = [o for o in month.earlier(claim, line)
-                   if month.code(o.code).program not in (program,)
+                   if month.code(o.code) is not None and month.code(o.code).program != program
                    and (same_month(o, line) or _program_window(month, o).overlaps(window))]
         if clashes:
             yield Hit(
