@@ -99,11 +99,12 @@ class Checker:
             return a.mrn == b.mrn
         return bool(a.member_id) and a.member_id == b.member_id
 
-    def _targets(self, claim: Claim, mine: list[_Accepted]) -> list[_Accepted]:
-        """Accepted claims this one replaces: an identical re-send, or frequency 7 and 8."""
+    def _targets(self, claim: Claim) -> list[_Accepted]:
+        """Accepted claims this one replaces: an identical re-send, or, for frequency 7 and 8,
+        every claim with the same claim id and billing provider (whatever patient it named)."""
         if claim.frequency is Frequency.ORIGINAL:
-            return [a for a in mine if a.claim.content() == claim.content()]
-        return [a for a in mine if a.claim.claim_id == claim.claim_id
+            return [a for a in self.accepted if a.claim.content() == claim.content()]
+        return [a for a in self.accepted if a.claim.claim_id == claim.claim_id
                 and a.claim.billing_provider == claim.billing_provider]
 
     def _credited(self, claim: Claim, mine: list[_Accepted]) -> list[tuple[_Accepted, BilledLine]]:
@@ -121,7 +122,7 @@ class Checker:
 
     def _claim(self, claim: Claim) -> ClaimResult:
         mine = [a for a in self.accepted if self.same_patient(a.claim.patient, claim.patient)]
-        targets = [] if claim.malformed else self._targets(claim, mine)
+        targets = [] if claim.malformed else self._targets(claim)
         credited = [] if claim.malformed else self._credited(claim, mine)
         history = tuple(line for a in mine if a not in targets for line in a.lines
                         if (a, line) not in credited)
