@@ -16,7 +16,7 @@ from scrubber.documentation import (
     Reading,
     TimeEntry,
 )
-from scrubber.model import Claim, PatientIdentity, ServiceLine, SyntaxIssue
+from scrubber.model import Claim, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
 
 __all__ = ["claim_from_dft", "patient_of"]
 
@@ -59,13 +59,6 @@ def _dates(parsed: Parsed, value: str):
     return start, end
 
 
-def _units(text: str) -> int | None:
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
-
 
 def _line(parsed: Parsed, ft1, number: int, fallback_provider: str | None) -> ServiceLine:
     where = f"FT1({number})"
@@ -78,7 +71,7 @@ def _line(parsed: Parsed, ft1, number: int, fallback_provider: str | None) -> Se
         number=number,
         code=parsed.component_of(parsed.first(ft1, code_field), 1) or None,
         modifiers=tuple(parsed.component_of(m, 1) for m in parsed.fields(ft1, 26) if m),
-        units=_units(quantity), units_text=quantity or None,
+        units=whole_units(quantity), units_text=quantity or None,
         date_from=start, date_to=end, date_text=parsed.first(ft1, 4) or None,
         charge=parsed.component_of(parsed.first(ft1, 11 if quantity_field == 10 else 10), 1) or None,
         billing_provider=performer or fallback_provider,

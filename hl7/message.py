@@ -83,13 +83,6 @@ class Parsed:
         return [s for s in self.segments if s.name == name]
 
 
-def _naive_control_id(text: str) -> str | None:
-    first = text.split("\r", 1)[0]
-    if len(first) > 3:
-        parts = first.split(first[3])
-        return parts[9] if len(parts) > 9 and parts[9] else None
-    return None
-
 
 def parse(text: str) -> Parsed:
     """Parse one message tolerantly; raise HL7SyntaxError naming what is wrong."""

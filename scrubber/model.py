@@ -9,7 +9,7 @@ from scrubber.documentation import PatientRecord
 
 __all__ = [
     "Frequency", "PatientIdentity", "ServiceLine", "Claim", "SyntaxIssue", "Unreadable",
-    "DeviceData", "line_problem",
+    "DeviceData", "line_problem", "whole_units",
 ]
 
 
@@ -117,6 +117,15 @@ class Unreadable:
     format: str
     source: str
     issues: tuple[SyntaxIssue, ...]
+
+
+def whole_units(text: str) -> int | None:
+    """Units as sent (SV104, FT1-10): a whole number, else None (the raw text is kept)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
 
 
 def line_problem(line: ServiceLine) -> tuple[str, str] | None:

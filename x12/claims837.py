@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue
+from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
 from x12.envelope import TransactionSet
 from x12.tokenizer import Delimiters, Segment
 
@@ -166,7 +166,7 @@ class _SetReader:
             self.line,
             code=parts[1] if len(parts) > 1 and parts[1] else None,
             modifiers=tuple(p for p in parts[2:6] if p),
-            units=_units(units_text), units_text=units_text or None,
+            units=whole_units(units_text), units_text=units_text or None,
             charge=segment.get(2) or None,
             diagnosis_pointers=tuple(p for p in segment.get(7).split(self.d.component) if p),
             locations={**self.line.locations, "code": _where("2400", segment, number, 1, 2),
@@ -226,13 +226,6 @@ class _SetReader:
             locations=draft.locations,
         )
 
-
-def _units(text: str) -> int | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return int(value) if value.is_integer() else None
 
 
 def _qualifier_message(qualifier: str, delimiters: Delimiters) -> str:
