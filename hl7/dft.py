@@ -59,7 +59,6 @@ def _dates(parsed: Parsed, value: str):
     return start, end
 
 
-
 def _line(parsed: Parsed, ft1, number: int, fallback_provider: str | None) -> ServiceLine:
     where = f"FT1({number})"
     quantity_field = 11 if parsed.version == "2.1" else 10

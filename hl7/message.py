@@ -83,7 +83,6 @@ class Parsed:
         return [s for s in self.segments if s.name == name]
 
 
-
 def parse(text: str) -> Parsed:
     """Parse one message tolerantly; raise HL7SyntaxError naming what is wrong."""
     if not text.startswith("MSH") or len(text) < 8:

@@ -14,6 +14,8 @@ from scrubber.engine import Scope, scrub
 from scrubber.findings import Finding, Severity, Verdict
 from scrubber.model import Claim, DeviceData, Frequency, PatientIdentity, Unreadable
 from scrubber.patient_month import BilledLine, PatientMonth, billed_lines
+from scrubber.rules import MALFORMED_RULE
+from scrubber.rules.input import malformed_hits
 
 __all__ = ["ClaimResult", "Checker"]
 
@@ -65,11 +67,8 @@ class Checker:
         return self._claim(item)
 
     def _unreadable(self, item: Unreadable) -> ClaimResult:
-        rule = self.catalogue.rules["malformed-message"]
-        findings = tuple(
-            Finding(rule.id, Severity.BLOCK, f"{issue.location}: {issue.message}",
-                    "Correct the message at the named segment and field and send it again",
-                    location=issue.location) for issue in item.issues)
+        findings = tuple(Finding(MALFORMED_RULE, Severity.BLOCK, hit.message, hit.suggestion,
+                                 location=hit.location) for hit in malformed_hits(item.issues))
         return ClaimResult(item.control_id, item.format, item.source, None, Verdict.BLOCK, findings)
 
     def _add_documentation(self, patient: PatientIdentity, record: PatientRecord) -> None:

@@ -138,5 +138,7 @@ def demo(output) -> None:
 def rules() -> None:
     """Print the rule table (Markdown), generated from the rule catalogue."""
     click.echo(rule_table(catalogue()))
+
+
 if __name__ == "__main__":
     main()

@@ -9,11 +9,16 @@ from scrubber.model import Claim, line_problem
 from scrubber.patient_month import PatientMonth
 
 
-def malformed_message(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
-    for issue in claim.issues:
+def malformed_hits(issues) -> Iterator[Hit]:
+    """One hit per syntax issue; shared by claims and by messages with no readable claim."""
+    for issue in issues:
         yield Hit(f"{issue.location}: {issue.message}",
                   "Correct the message at the named segment and field and send it again",
                   location=issue.location)
+
+
+def malformed_message(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
+    yield from malformed_hits(claim.issues)
 
 
 def invalid_service_line(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
