@@ -7,12 +7,12 @@ from datetime import date, datetime
 
 from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
 from x12.envelope import TransactionSet
+from x12.guide837 import PRODUCT_QUALIFIERS
 from x12.tokenizer import Delimiters, Segment
 
 __all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
 
 SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
-PRODUCT_QUALIFIERS = {"HC", "ER", "IV", "WK", "AD", "N4"}
 _FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
 
@@ -38,6 +38,7 @@ class _Draft:
     claim_id: str
     frequency: Frequency
     start: int
+    end: int = 0
     mrn: str | None = None
     attachments: list[str] = field(default_factory=list)
     lines: list[ServiceLine] = field(default_factory=list)
@@ -58,21 +59,18 @@ class _SetReader:
         self.drafts: list[tuple[_Draft, str | None, str | None, dict, dict | None]] = []
         self.draft: _Draft | None = None
         self.line: ServiceLine | None = None
-        self.issues: list[SyntaxIssue] = []
+        self.position = 0
 
-    def issue(self, message: str, loop: str, segment: Segment, number: int, element: int = 0,
-              component: int = 0) -> SyntaxIssue:
-        where = (_where(loop, segment, number, element, component) if element
-                 else f"{loop}/{segment.id} at segment {number}")
-        return SyntaxIssue(message, where)
-
-    def read(self) -> list[Claim]:
+    def read(self) -> tuple[list[Claim], list[tuple[int, int]]]:
         for number, segment in enumerate(self.tset.segments, start=2):
+            self.position = number
             handler = getattr(self, f"_seg_{segment.id.lower()}", None)
             if handler is not None:
                 handler(segment, number)
+        self.position = len(self.tset.segments) + 2
         self._close_claim()
-        return [self._claim(*entry) for entry in self.drafts]
+        return ([self._claim(*entry) for entry in self.drafts],
+                [(entry[0].start, entry[0].end) for entry in self.drafts])
 
     # -- hierarchy --------------------------------------------------------------------------
     def _seg_hl(self, segment: Segment, number: int) -> None:
@@ -85,9 +83,6 @@ class _SetReader:
             self.patient = {}
         elif level == "20":
             self.billing_provider = None
-        else:
-            self.issues.append(self.issue(f"HL03 {level!r} is not a hierarchical level code of an "
-                                          "837P (20, 22, 23)", "2000", segment, number, 3))
 
     def _seg_nm1(self, segment: Segment, number: int) -> None:
         entity = segment.get(1)
@@ -113,22 +108,10 @@ class _SetReader:
     # -- claim ------------------------------------------------------------------------------
     def _seg_clm(self, segment: Segment, number: int) -> None:
         self._close_claim()
-        if self.loop not in ("2000B", "2010BA", "2010BB", "2000C", "2010CA"):
-            self.issues.append(self.issue("CLM outside a subscriber or patient loop", "2300",
-                                          segment, number))
         self.loop = "2300"
         frequency = segment.component(5, 3, self.d)
         self.draft = _Draft(segment.get(1), _FREQUENCIES.get(frequency, Frequency.ORIGINAL), number)
         self.draft.locations["CLM01"] = _where("2300", segment, number, 1)
-        if not segment.get(1):
-            self.draft.issues.append(self.issue("CLM01 (patient control number) is empty", "2300",
-                                                segment, number, 1))
-        if self.billing_provider is None:
-            self.draft.issues.append(self.issue("no 2010AA billing provider (NM1*85) precedes the "
-                                                "claim", "2300", segment, number))
-        if not self.subscriber:
-            self.draft.issues.append(self.issue("no 2010BA subscriber (NM1*IL) precedes the claim",
-                                                "2300", segment, number))
 
     def _seg_ref(self, segment: Segment, number: int) -> None:
         if self.loop == "2300" and self.draft and segment.get(1) == "EA":
@@ -146,7 +129,6 @@ class _SetReader:
 
     def _seg_lx(self, segment: Segment, number: int) -> None:
         if self.draft is None:
-            self.issues.append(self.issue("LX outside a claim", "2400", segment, number))
             return
         self._close_line()
         self.loop = "2400"
@@ -157,14 +139,11 @@ class _SetReader:
         if self.line is None or self.loop != "2400":
             return
         parts = segment.get(1).split(self.d.component)
-        qualifier = parts[0]
-        if qualifier not in PRODUCT_QUALIFIERS:
-            self.draft.issues.append(self.issue(_qualifier_message(qualifier, self.d), "2400",
-                                                segment, number, 1, 1))
+        known = parts[0] in PRODUCT_QUALIFIERS
         units_text = segment.get(4)
         self.line = replace(
             self.line,
-            code=parts[1] if len(parts) > 1 and parts[1] else None,
+            code=parts[1] if known and len(parts) > 1 and parts[1] else None,
             modifiers=tuple(p for p in parts[2:6] if p),
             units=whole_units(units_text), units_text=units_text or None,
             charge=segment.get(2) or None,
@@ -205,6 +184,7 @@ class _SetReader:
     def _close_claim(self) -> None:
         self._close_line()
         if self.draft is not None:
+            self.draft.end = self.position
             self.drafts.append((self.draft, self.billing_provider, self.payer,
                                 dict(self.subscriber), dict(self.patient) if self.patient else None))
         self.draft = None
@@ -216,9 +196,6 @@ class _SetReader:
                                    first_name=person.get("first") or None,
                                    birth_date=person.get("birth"))
         issues = list(draft.issues)
-        if not draft.lines:
-            issues.append(SyntaxIssue("the claim has no service line (LX/SV1)",
-                                      draft.locations["CLM01"]))
         return Claim(
             claim_id=draft.claim_id or None, format="x12", source=self.source, patient=identity,
             lines=tuple(draft.lines), frequency=draft.frequency, billing_provider=provider,
@@ -228,20 +205,8 @@ class _SetReader:
 
 
 
-def _qualifier_message(qualifier: str, delimiters: Delimiters) -> str:
-    message = f"SV101-1 product/service id qualifier {qualifier!r} is not valid"
-    for candidate in (":", ">", "^", "|", "\\"):
-        head, _, _ = qualifier.partition(candidate)
-        if candidate != delimiters.component and candidate in qualifier and head in PRODUCT_QUALIFIERS:
-            return (f"{message}: the composite is separated by {candidate!r} but ISA16 declares "
-                    f"{delimiters.component!r} as the component separator; the claim is rejected "
-                    "rather than read with a guessed separator")
-    return message
-
-
 def claims_from_set(tset: TransactionSet, delimiters: Delimiters,
-                    source: str) -> tuple[list[Claim], list[SyntaxIssue]]:
-    """The claims of one 837P transaction set and the issues that concern the whole set."""
-    reader = _SetReader(tset, delimiters, source)
-    claims = reader.read()
-    return claims, reader.issues
+                    source: str) -> tuple[list[Claim], list[tuple[int, int]]]:
+    """The claims of one 837P transaction set and the span of segment positions each came from
+    (its CLM up to the next CLM, HL or SE). Syntax is checked by x12.syntax837, not here."""
+    return _SetReader(tset, delimiters, source).read()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from x12.errors import X12SyntaxError
+from x12.errors import Level, X12Error
 from x12.tokenizer import Interchange, Segment
 
 __all__ = ["TransactionSet", "Group", "Envelope", "structure"]
@@ -14,7 +14,7 @@ class TransactionSet:
     st: Segment
     segments: list[Segment] = field(default_factory=list)
     se: Segment | None = None
-    issues: list[X12SyntaxError] = field(default_factory=list)
+    issues: list[X12Error] = field(default_factory=list)
 
     @property
     def control(self) -> str:
@@ -26,7 +26,7 @@ class Group:
     gs: Segment
     sets: list[TransactionSet] = field(default_factory=list)
     ge: Segment | None = None
-    issues: list[X12SyntaxError] = field(default_factory=list)
+    issues: list[X12Error] = field(default_factory=list)
 
 
 @dataclass
@@ -34,25 +34,27 @@ class Envelope:
     interchange: Interchange
     groups: list[Group] = field(default_factory=list)
     iea: Segment | None = None
-    issues: list[X12SyntaxError] = field(default_factory=list)
+    issues: list[X12Error] = field(default_factory=list)
 
     @property
     def control(self) -> str:
         return self.interchange.segments[0].get(13)
 
 
-def _err(message: str, segment: Segment | None, element: str = "") -> X12SyntaxError:
-    where = f"{segment.id}{element} at segment {segment.position}" if segment else "end of file"
-    return X12SyntaxError(message, where)
+def _err(message: str, segment: Segment | None, element: str = "", level: Level = Level.SET,
+         code: str = "") -> X12Error:
+    if segment is None:
+        return X12Error(message, level, code)
+    return X12Error(message, level, code, segment.id, segment.position, element=int(element or 0))
 
 
 def structure(interchange: Interchange) -> Envelope:
     """Nest segments into groups and transaction sets and check the envelope counts."""
     envelope = Envelope(interchange, issues=list(interchange.issues))
     if interchange.leading:
-        envelope.issues.append(X12SyntaxError(
-            f"{len(interchange.leading)} characters of text before the ISA segment",
-            "before ISA at segment 1"))
+        envelope.issues.append(X12Error(
+            f"{len(interchange.leading)} characters of text before the ISA segment", Level.INTERCHANGE,
+            "022", "ISA", interchange.segments[0].position))
     group: Group | None = None
     current: TransactionSet | None = None
     for segment in interchange.segments[1:]:
@@ -72,20 +74,22 @@ def structure(interchange: Interchange) -> Envelope:
         elif segment.id == "IEA":
             envelope.iea = segment
         else:
-            envelope.issues.append(_err("segment outside a transaction set", segment))
+            envelope.issues.append(_err("segment outside a transaction set", segment, "",
+                                        Level.INTERCHANGE, "024"))
     if current is not None and current.se is None:
-        current.issues.append(_err("transaction set has no SE trailer", current.st))
+        current.issues.append(_err("transaction set has no SE trailer", current.st, code="2"))
     if group is not None and group.ge is None:
-        group.issues.append(_err("functional group has no GE trailer", group.gs))
+        group.issues.append(_err("functional group has no GE trailer", group.gs, "", Level.GROUP, "3"))
     _check_iea(envelope)
     return envelope
 
 
 def _open_group(envelope, group, current, segment) -> Group:
     if group is not None and group.ge is None:
-        group.issues.append(_err("functional group has no GE trailer before the next GS", group.gs))
+        group.issues.append(_err("functional group has no GE trailer before the next GS", group.gs, "",
+                                 Level.GROUP, "3"))
     if current is not None and current.se is None:
-        current.issues.append(_err("transaction set has no SE trailer", current.st))
+        current.issues.append(_err("transaction set has no SE trailer", current.st, code="2"))
     new = Group(segment)
     envelope.groups.append(new)
     return new
@@ -93,10 +97,12 @@ def _open_group(envelope, group, current, segment) -> Group:
 
 def _open_set(envelope, group, current, segment) -> TransactionSet:
     if current is not None and current.se is None:
-        current.issues.append(_err("transaction set has no SE trailer before the next ST", current.st))
+        current.issues.append(_err("transaction set has no SE trailer before the next ST", current.st,
+                                   code="2"))
     new = TransactionSet(segment)
     if group is None:
-        group = Group(segment, issues=[_err("transaction set outside a functional group (no GS)", segment)])
+        orphan = _err("transaction set outside a functional group (no GS)", segment, "", Level.GROUP, "18")
+        group = Group(segment, issues=[orphan])
         envelope.groups.append(group)
     group.sets.append(new)
     return new
@@ -104,41 +110,43 @@ def _open_set(envelope, group, current, segment) -> TransactionSet:
 
 def _close_set(current, segment, envelope) -> None:
     if current is None:
-        envelope.issues.append(_err("SE without a matching ST", segment))
+        envelope.issues.append(_err("SE without a matching ST", segment, "", Level.INTERCHANGE, "024"))
         return
     current.se = segment
     count = len(current.segments) + 2
     if segment.get(1) != str(count):
         current.issues.append(_err(f"SE01 says {segment.get(1) or 'nothing'} segments but the "
-                                   f"transaction set has {count}", segment, "01"))
+                                   f"transaction set has {count}", segment, "01", code="4"))
     if segment.get(2) != current.control:
         current.issues.append(_err(f"SE02 {segment.get(2)!r} does not match ST02 "
-                                   f"{current.control!r}", segment, "02"))
+                                   f"{current.control!r}", segment, "02", code="3"))
 
 
 def _close_group(group, current, segment, envelope) -> None:
     if current is not None and current.se is None:
-        current.issues.append(_err("transaction set has no SE trailer before GE", current.st))
+        current.issues.append(_err("transaction set has no SE trailer before GE", current.st, code="2"))
     if group is None:
-        envelope.issues.append(_err("GE without a matching GS", segment))
+        envelope.issues.append(_err("GE without a matching GS", segment, "", Level.INTERCHANGE, "024"))
         return
     group.ge = segment
     if segment.get(1) != str(len(group.sets)):
         group.issues.append(_err(f"GE01 says {segment.get(1) or 'nothing'} transaction sets but "
-                                 f"the group has {len(group.sets)}", segment, "01"))
+                                 f"the group has {len(group.sets)}", segment, "01", Level.GROUP, "5"))
     if segment.get(2) != group.gs.get(6):
         group.issues.append(_err(f"GE02 {segment.get(2)!r} does not match GS06 "
-                                 f"{group.gs.get(6)!r}", segment, "02"))
+                                 f"{group.gs.get(6)!r}", segment, "02", Level.GROUP, "4"))
 
 
 def _check_iea(envelope: Envelope) -> None:
     iea = envelope.iea
     if iea is None:
-        envelope.issues.append(_err("interchange has no IEA trailer", envelope.interchange.segments[0]))
+        envelope.issues.append(_err("interchange has no IEA trailer", envelope.interchange.segments[0], "",
+                                    Level.INTERCHANGE, "023"))
         return
     if iea.get(1) != str(len(envelope.groups)):
         envelope.issues.append(_err(f"IEA01 says {iea.get(1) or 'nothing'} functional groups but "
-                                    f"the interchange has {len(envelope.groups)}", iea, "01"))
+                                    f"the interchange has {len(envelope.groups)}", iea, "01",
+                                    Level.INTERCHANGE, "021"))
     if iea.get(2) != envelope.control:
         envelope.issues.append(_err(f"IEA02 {iea.get(2)!r} does not match ISA13 "
-                                    f"{envelope.control!r}", iea, "02"))
+                                    f"{envelope.control!r}", iea, "02", Level.INTERCHANGE, "001"))

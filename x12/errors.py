@@ -1,7 +1,10 @@
-"""The X12 adapter's own errors."""
+"""The X12 adapter's own errors: a fatal one (nothing can be read) and located findings."""
 from __future__ import annotations
 
-__all__ = ["X12SyntaxError"]
+import enum
+from dataclasses import dataclass
+
+__all__ = ["X12SyntaxError", "Level", "X12Error"]
 
 
 class X12SyntaxError(Exception):
@@ -11,3 +14,49 @@ class X12SyntaxError(Exception):
         self.message = message
         self.location = location
         super().__init__(f"{location}: {message}")
+
+
+class Level(enum.Enum):
+    """Where an error is acknowledged: TA1 (interchange), AK9 (group), IK5 (set), IK3/IK4 (segment)."""
+
+    INTERCHANGE = "interchange"
+    GROUP = "group"
+    SET = "set"
+    SEGMENT = "segment"
+
+
+@dataclass(frozen=True)
+class X12Error:
+    """A syntax error with its X12 coordinates and the acknowledgement code that reports it.
+
+    `code` is TA105 (interchange), AK905 (group), IK502 (set) or IK304 (segment); for an element
+    error `element_code` is IK403 and `reference` the data element reference number (IK402).
+    `position` is the segment's position in its transaction set (ST = 1) for set and segment errors,
+    and its position in the file for envelope errors. `claim_start` is the position of the CLM of
+    the claim the error lies in (0 when it lies outside every claim). A claim edit (`edit`, e.g.
+    SNIP 3 balancing) rejects its claim in the 277CA and is not a 999 syntax error.
+    """
+
+    message: str
+    level: Level
+    code: str
+    segment_id: str = ""
+    position: int = 0
+    loop: str = ""
+    element: int = 0
+    component: int = 0
+    reference: str = ""
+    element_code: str = ""
+    value: str = ""
+    claim_start: int = 0
+    claim_id: str = ""
+    edit: bool = False
+
+    @property
+    def location(self) -> str:
+        if not self.segment_id:
+            return f"segment {self.position}" if self.position else "end of file"
+        loop = f"{self.loop}/" if self.loop else ""
+        element = f"{self.element:02d}" if self.element else ""
+        component = f"-{self.component}" if self.component else ""
+        return f"{loop}{self.segment_id}{element}{component} at segment {self.position}"

@@ -1,19 +1,106 @@
-"""Read an X12 file into claims, each carrying the syntax issues that concern it."""
+"""Read an X12 file into claims, keeping the structure the acknowledgements and the split need.
+
+`read_batch` gives the whole picture: interchanges, groups and transaction sets with their errors
+at the level that reports them (TA1, AK9, IK5, IK3/IK4) and the claims of each set with the segment
+span each came from. `read_x12` flattens it into the claims (and unreadable units) the core checks.
+"""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from scrubber.model import Claim, SyntaxIssue, Unreadable
 from x12.claims837 import SUPPORTED_VERSIONS, claims_from_set
 from x12.envelope import Envelope, Group, TransactionSet, structure
-from x12.errors import X12SyntaxError
-from x12.tokenizer import decode, tokenize
+from x12.errors import Level, X12Error, X12SyntaxError
+from x12.syntax837 import check_set
+from x12.tokenizer import Delimiters, decode, tokenize
 
-__all__ = ["read_x12", "read_x12_bytes"]
+__all__ = ["SetResult", "GroupResult", "InterchangeResult", "Batch", "read_batch", "read_x12",
+           "read_x12_bytes"]
 
 
-def _issues(errors: list[X12SyntaxError]) -> list[SyntaxIssue]:
-    return [SyntaxIssue(e.message, e.location) for e in errors]
+def _issue(error: X12Error) -> SyntaxIssue:
+    return SyntaxIssue(error.message, error.location)
+
+
+@dataclass
+class SetResult:
+    """One transaction set: its errors and the claims read from it, each with its segment span
+    (positions in the set, ST = 1, from the CLM up to the next CLM, HL or SE)."""
+
+    tset: TransactionSet
+    errors: list[X12Error] = field(default_factory=list)
+    items: list[Claim | Unreadable] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    loops: list[str] = field(default_factory=list)
+
+    @property
+    def syntax_errors(self) -> list[X12Error]:
+        return [e for e in self.errors if not e.edit]
+
+    @property
+    def ack_code(self) -> str:
+        """IK501: R when the set cannot be taken at all, E when only claims are in error, A."""
+        errors = self.syntax_errors
+        if any(e.level is Level.SET or not e.claim_start for e in errors):
+            return "R"
+        return "E" if errors else "A"
+
+
+@dataclass
+class GroupResult:
+    group: Group
+    errors: list[X12Error] = field(default_factory=list)
+    sets: list[SetResult] = field(default_factory=list)
+
+    @property
+    def ack_code(self) -> str:
+        """AK901: A, E (all accepted, some with errors), P (some rejected) or R."""
+        codes = {s.ack_code for s in self.sets}
+        if self.errors or not self.sets or codes == {"R"}:
+            return "R"
+        if "R" in codes:
+            return "P"
+        return "E" if "E" in codes else "A"
+
+
+@dataclass
+class InterchangeResult:
+    envelope: Envelope
+    errors: list[X12Error] = field(default_factory=list)
+    groups: list[GroupResult] = field(default_factory=list)
+
+    @property
+    def delimiters(self) -> Delimiters:
+        return self.envelope.interchange.delimiters
+
+    @property
+    def accepted(self) -> bool:
+        """False when the interchange itself is rejected (a TA1 error)."""
+        return not self.errors
+
+
+@dataclass
+class Batch:
+    source: str
+    interchanges: list[InterchangeResult] = field(default_factory=list)
+    fatal: X12Error | None = None
+
+    def items(self) -> list[Claim | Unreadable]:
+        if self.fatal is not None:
+            return [Unreadable(None, "x12", self.source, (_issue(self.fatal),))]
+        results: list[Claim | Unreadable] = []
+        for interchange in self.interchanges:
+            for group in interchange.groups:
+                for result in group.sets:
+                    results.extend(result.items)
+            if not interchange.groups:
+                issues = [_issue(e) for e in interchange.errors] or [SyntaxIssue(
+                    "the interchange has no functional group (GS)",
+                    f"ISA at segment {interchange.envelope.interchange.segments[0].position}")]
+                results.append(Unreadable(interchange.envelope.control or None, "x12", self.source,
+                                          tuple(issues)))
+        return results
 
 
 def read_x12_bytes(data: bytes, source: str) -> list[Claim | Unreadable]:
@@ -23,63 +110,88 @@ def read_x12_bytes(data: bytes, source: str) -> list[Claim | Unreadable]:
 def read_x12(text: str, source: str) -> list[Claim | Unreadable]:
     """Every claim in the file, in order. A claim in a broken set, group or interchange carries
     the issues that block it; a unit from which no claim can be read becomes `Unreadable`."""
+    return read_batch(text, source).items()
+
+
+def read_batch(text: str, source: str) -> Batch:
+    batch = Batch(source)
     try:
         interchanges = tokenize(text)
     except X12SyntaxError as error:
-        return [Unreadable(None, "x12", source, (SyntaxIssue(error.message, error.location),))]
-    results: list[Claim | Unreadable] = []
+        batch.fatal = _fatal(error)
+        return batch
     for interchange in interchanges:
         envelope = structure(interchange)
-        results.extend(_from_envelope(envelope, source))
-    return results
+        result = InterchangeResult(envelope, list(envelope.issues))
+        outer = [_issue(e) for e in result.errors]
+        for group in envelope.groups:
+            result.groups.append(_read_group(group, envelope, outer, source))
+        batch.interchanges.append(result)
+    return batch
 
 
-def _from_envelope(envelope: Envelope, source: str) -> list[Claim | Unreadable]:
-    outer = _issues(envelope.issues)
-    results: list[Claim | Unreadable] = []
-    for group in envelope.groups:
-        results.extend(_from_group(group, envelope, outer + _issues(group.issues), source))
-    if not envelope.groups:
-        outer = outer or [SyntaxIssue("the interchange has no functional group (GS)",
-                                      f"ISA at segment {envelope.interchange.segments[0].position}")]
-        results.append(Unreadable(envelope.control or None, "x12", source, tuple(outer)))
-    return results
+def _fatal(error: X12SyntaxError) -> X12Error:
+    position = int(error.location.rsplit(" ", 1)[-1]) if error.location[-1:].isdigit() else 0
+    segment = "ISA" if "ISA" in error.location else ""
+    return X12Error(error.message, Level.INTERCHANGE, "024", segment, position)
 
 
-def _version_issues(group: Group, tset: TransactionSet) -> list[SyntaxIssue]:
-    issues = []
-    if group.gs.id == "GS" and group.gs.get(1) != "HC":
-        issues.append(SyntaxIssue(f"GS01 {group.gs.get(1)!r} is not HC (health care claim)",
-                                  f"GS01 at segment {group.gs.position}"))
+def _group_errors(group: Group) -> list[X12Error]:
+    errors = list(group.issues)
+    gs = group.gs
+    if gs.id == "GS" and gs.get(1) != "HC":
+        errors.append(X12Error(f"GS01 {gs.get(1)!r} is not HC (health care claim)", Level.GROUP, "1",
+                               "GS", gs.position, element=1))
+    elif gs.id == "GS" and gs.get(8) not in SUPPORTED_VERSIONS:
+        errors.append(X12Error(f"unsupported version {gs.get(8)!r} in GS08: this scrubber reads 837P "
+                               f"{', '.join(SUPPORTED_VERSIONS)}", Level.GROUP, "2", "GS", gs.position,
+                               element=8))
+    return errors
+
+
+def _set_errors(group: Group, tset: TransactionSet) -> list[X12Error]:
+    errors = [replace(e, level=Level.SET) if e.level is Level.SEGMENT else e for e in tset.issues]
     if tset.st.get(1) != "837":
-        issues.append(SyntaxIssue(f"unsupported transaction set {tset.st.get(1)!r}: only 837 "
-                                  "(professional claims) is accepted", "ST01 at segment 1"))
+        errors.append(X12Error(f"unsupported transaction set {tset.st.get(1)!r}: only 837 "
+                               "(professional claims) is accepted", Level.SET, "1", "ST", 1, element=1))
     version = tset.st.get(3) or group.gs.get(8)
-    if version not in SUPPORTED_VERSIONS:
-        issues.append(SyntaxIssue(f"unsupported version {version!r}: this scrubber reads 837P "
-                                  f"{', '.join(SUPPORTED_VERSIONS)}", "ST03 at segment 1"
-                                  if tset.st.get(3) else f"GS08 at segment {group.gs.position}"))
-    return issues
+    if tset.st.get(1) == "837" and version not in SUPPORTED_VERSIONS:
+        errors.append(X12Error(f"unsupported version {version!r}: this scrubber reads 837P "
+                               f"{', '.join(SUPPORTED_VERSIONS)}", Level.SET, "I6", "ST", 1,
+                               element=3 if tset.st.get(3) else 0))
+    return errors
 
 
-def _from_group(group: Group, envelope: Envelope, outer: list[SyntaxIssue],
-                source: str) -> list[Claim | Unreadable]:
-    results: list[Claim | Unreadable] = []
+def _read_group(group: Group, envelope: Envelope, outer: list[SyntaxIssue], source: str) -> GroupResult:
+    result = GroupResult(group, _group_errors(group))
+    outer = outer + [_issue(e) for e in result.errors]
+    delimiters = envelope.interchange.delimiters
     for tset in group.sets:
-        version = _version_issues(group, tset)
-        blocking = outer + _issues(tset.issues) + version
-        delimiters = envelope.interchange.delimiters
-        claims, set_issues = ([], []) if version else claims_from_set(tset, delimiters, source)
-        blocking += set_issues
-        if not claims:
-            issues = blocking or [SyntaxIssue("the transaction set contains no claim (CLM)",
-                                              "ST at segment 1")]
-            results.append(Unreadable(tset.control or None, "x12", source, tuple(issues)))
-            continue
-        for claim in claims:
-            results.append(replace(claim, issues=tuple(blocking) + claim.issues) if blocking else claim)
-    if not group.sets:
-        results.append(Unreadable(group.gs.get(6) or None, "x12", source, tuple(
-            outer or [SyntaxIssue("the functional group contains no transaction set",
-                                  f"GS at segment {group.gs.position}")])))
-    return results
+        result.sets.append(_read_set(tset, group, delimiters, outer, source))
+    return result
+
+
+def _read_set(tset: TransactionSet, group: Group, delimiters: Delimiters, outer: list[SyntaxIssue],
+              source: str) -> SetResult:
+    result = SetResult(tset, _set_errors(group, tset))
+    if result.errors and any(e.code in ("1", "I6") for e in result.errors):
+        result.items.append(Unreadable(tset.control or None, "x12", source,
+                                       tuple(outer + [_issue(e) for e in result.errors])))
+        return result
+    check = check_set(tset.segments, delimiters)
+    result.errors.extend(check.errors)
+    result.loops = check.loops
+    claims, spans = claims_from_set(tset, delimiters, source)
+    whole_set = outer + [_issue(e) for e in result.errors
+                         if e.level is Level.SET or (not e.claim_start and not e.edit)]
+    if not claims:
+        issues = whole_set or [SyntaxIssue("the transaction set contains no claim (CLM)",
+                                           "ST at segment 1")]
+        result.items.append(Unreadable(tset.control or None, "x12", source, tuple(issues)))
+        return result
+    for claim, span in zip(claims, spans, strict=True):
+        own = [_issue(e) for e in result.errors if e.claim_start == span[0]]
+        issues = tuple(whole_set + own) + claim.issues
+        result.items.append(replace(claim, issues=issues) if issues else claim)
+        result.spans.append(span)
+    return result

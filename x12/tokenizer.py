@@ -4,12 +4,16 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass, field
 
-from x12.errors import X12SyntaxError
+from x12.errors import Level, X12Error, X12SyntaxError
 
 __all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "serialize"]
 
 ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
+# TA105 note codes for an ISA element of the wrong width (ISA11 and ISA16 are separators)
+_TA105_BY_ISA_ELEMENT = {1: "010", 2: "011", 3: "012", 4: "013", 5: "005", 6: "006", 7: "007",
+                         8: "008", 9: "014", 10: "015", 11: "016", 12: "017", 13: "018", 14: "019",
+                         15: "020", 16: "027"}
 _NEWLINES = "\r\n"
 
 
@@ -42,7 +46,7 @@ class Segment:
 class Interchange:
     delimiters: Delimiters
     segments: list[Segment]
-    issues: list[X12SyntaxError]
+    issues: list[X12Error]
     leading: str = ""
 
 
@@ -58,7 +62,7 @@ def decode(data: bytes) -> str:
     return text
 
 
-def _read_isa(text: str, start: int, position: int) -> tuple[Delimiters, int, list[X12SyntaxError]]:
+def _read_isa(text: str, start: int, position: int) -> tuple[Delimiters, int, list[X12Error]]:
     """Delimiters from the ISA at `start`; returns them, the offset after the ISA and issues."""
     where = f"ISA at segment {position}"
     if len(text) < start + 4:
@@ -89,18 +93,14 @@ def _read_isa(text: str, start: int, position: int) -> tuple[Delimiters, int, li
     fields = text[start:cursor].split(element)
     repetition = fields[11] if len(fields) > 11 and fields[12:13] and fields[12] >= "00501" else None
     issues = [
-        X12SyntaxError(f"ISA{index:02d} must be {want} characters wide, found {got}",
-                       f"ISA{index:02d} at segment {position}")
+        X12Error(f"ISA{index:02d} must be {want} characters wide, found {got}", Level.INTERCHANGE,
+                 _TA105_BY_ISA_ELEMENT[index], "ISA", position, element=index)
         for index, (want, got) in enumerate(zip(ISA_WIDTHS[1:], widths[1:] + [1], strict=True), start=1)
         if index < 16 and want != got
     ]
     delimiters = Delimiters(element, repetition if repetition and not repetition.isalnum() else None,
                             component, terminator, suffix)
     return delimiters, end, issues
-
-
-def _is_segment_id(token: str) -> bool:
-    return 2 <= len(token) <= 3 and token.isalnum() and token.upper() == token and token[0].isalpha()
 
 
 def tokenize(text: str) -> list[Interchange]:
@@ -145,19 +145,16 @@ def _body(text, offset, delimiters, segments, issues, position):
         next_offset = len(text) if end < 0 else end + 1
         raw = raw.rstrip(_NEWLINES) if terminator in _NEWLINES else raw
         if raw.startswith("ISA") and raw[3:4] == delimiters.element and segments[-1].id != "IEA":
-            issues.append(X12SyntaxError("a new ISA starts before the interchange ended with IEA",
-                                         f"ISA at segment {position + 1}"))
+            issues.append(X12Error("a new ISA starts before the interchange ended with IEA",
+                                   Level.INTERCHANGE, "023", "ISA", position + 1))
             return offset, position
         if raw.startswith("ISA") and segments[-1].id == "IEA":
             return offset, position
         position += 1
         parts = raw.split(delimiters.element)
         if end < 0 and terminator not in _NEWLINES:
-            issues.append(X12SyntaxError(f"segment {parts[0][:3]!r} is not terminated by "
-                                         f"{terminator!r}", f"segment {position}"))
-        if not _is_segment_id(parts[0]):
-            issues.append(X12SyntaxError(f"{parts[0][:10]!r} is not a valid segment identifier",
-                                         f"segment {position}"))
+            issues.append(X12Error(f"segment {parts[0][:3]!r} is not terminated by {terminator!r}",
+                                   Level.INTERCHANGE, "023", parts[0][:3], position))
         segments.append(Segment(parts[0], parts[1:], position, raw))
         offset = next_offset
         if parts[0] == "IEA":

@@ -1,0 +1,409 @@
+"""Checking an 837P transaction set against the implementation guide (x12.guide837): loop by loop,
+segment order and repeats, required segments and loops, qualifiers, required elements, dates,
+times and numbers, and SNIP type 3 balancing (CLM02 equals the sum of SV102).
+
+Every error carries its 999 coordinates (IK3/IK4 codes, segment position in the set, loop id,
+element and component) and the claim it lies in, so the 999 can name the claim in CTX.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from x12.errors import Level, X12Error
+from x12.guide837 import (
+    ELEMENTS,
+    KNOWN_SEGMENTS,
+    LOOPS,
+    MAX_ELEMENTS,
+    PRODUCT_QUALIFIERS,
+    ROOT,
+    Element,
+    Loop,
+)
+from x12.tokenizer import Delimiters, Segment
+
+__all__ = ["SetCheck", "check_set"]
+
+# IK304 segment syntax error codes and IK403 element syntax error codes (X231A1)
+UNRECOGNIZED, UNEXPECTED, MISSING, LOOP_OVER_MAX = "1", "2", "3", "4"
+OVER_MAX_USE, NOT_IN_SET, OUT_OF_ORDER, HAS_ELEMENT_ERRORS = "5", "6", "7", "8"
+EL_MISSING, EL_TOO_MANY, EL_TOO_LONG, EL_BAD_CHAR = "1", "3", "5", "6"
+EL_BAD_CODE, EL_BAD_DATE, EL_BAD_TIME = "7", "8", "9"
+
+
+@dataclass
+class _Frame:
+    loop: Loop
+    slot: int = 0
+    uses: dict[int, int] = field(default_factory=dict)
+    children: dict[str, int] = field(default_factory=dict)
+    in_children: bool = False
+    seen_codes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SetCheck:
+    """The result of checking one set: errors, and the loop and claim of every segment."""
+
+    errors: list[X12Error] = field(default_factory=list)
+    loops: list[str] = field(default_factory=list)  # loop id per body segment (ST excluded)
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _valid_date(text: str) -> bool:
+    if len(text) != 8 or not text.isdigit():
+        return False
+    try:
+        datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_time(text: str) -> bool:
+    if not text.isdigit() or len(text) not in (4, 6, 7, 8):
+        return False
+    return int(text[:2]) < 24 and int(text[2:4]) < 60 and (len(text) < 6 or int(text[4:6]) < 60)
+
+
+class _Checker:
+    def __init__(self, segments: list[Segment], delimiters: Delimiters):
+        self.segments = segments
+        self.d = delimiters
+        self.result = SetCheck()
+        self.stack: list[_Frame] = [_Frame(LOOPS[ROOT], uses={0: 1})]
+        self.claim_start = 0
+        self.claim_id = ""
+        self.claim_charge: tuple[Segment, int] | None = None
+        self.line_charges: list[Decimal] = []
+        self.claim_lines = 0
+        self.hl_levels: dict[str, str] = {}
+
+    # -- errors -----------------------------------------------------------------------------
+    def segment_error(self, message: str, code: str, segment: Segment | str, position: int,
+                      loop: str) -> None:
+        segment_id = segment if isinstance(segment, str) else segment.id
+        self.result.errors.append(X12Error(
+            message, Level.SEGMENT, code, segment_id, position, loop,
+            claim_start=self.claim_start, claim_id=self.claim_id))
+
+    def element_error(self, message: str, code: str, segment: Segment, position: int, loop: str,
+                      element: int, rule: Element | None = None, value: str = "",
+                      component: int = 0) -> None:
+        self.result.errors.append(X12Error(
+            message, Level.SEGMENT, HAS_ELEMENT_ERRORS, segment.id, position, loop, element, component,
+            rule.reference if rule else "", code, value[:99], self.claim_start, self.claim_id))
+
+    # -- walking ----------------------------------------------------------------------------
+    def run(self) -> SetCheck:
+        for position, segment in enumerate(self.segments, start=2):
+            loop = self.place(segment, position)
+            self.result.loops.append(loop)
+            if loop:
+                self.check_elements(segment, position, loop)
+                self.track_claim(segment, position, loop)
+        end = len(self.segments) + 2
+        while self.stack:
+            self.close(self.stack.pop(), end)
+        self.close_claim()
+        return self.result
+
+    def place(self, segment: Segment, position: int) -> str:
+        """Find the loop the segment belongs to, updating the stack; '' when it fits nowhere."""
+        top = self.stack[-1]
+        slot = self._slot_in(top, segment)
+        if slot is not None:
+            self._use(top, slot, segment, position)
+            return top.loop.id
+        for strict in (True, False):
+            for depth in range(len(self.stack) - 1, -1, -1):
+                frame = self.stack[depth]
+                child = self._child_for(frame, segment, strict)
+                if child is not None:
+                    while len(self.stack) > depth + 1:
+                        self.close(self.stack.pop(), position)
+                    self._enter(frame, child, segment, position)
+                    return child.id
+        self._misplaced(segment, position)
+        return ""
+
+    def _slot_in(self, frame: _Frame, segment: Segment) -> int | None:
+        if frame.in_children:
+            return None
+        slots = frame.loop.slots
+        for index in range(max(frame.slot, 1), len(slots)):
+            if slots[index].segment == segment.id:
+                return index
+        return None
+
+    def _child_for(self, frame: _Frame, segment: Segment, strict: bool = False) -> Loop | None:
+        candidates = []
+        for name, required, _ in frame.loop.children:
+            child = LOOPS[name]
+            if child.trigger != segment.id:
+                continue
+            value = segment.get(child.trigger_element) if child.trigger_element else ""
+            if not child.trigger_codes or value in child.trigger_codes:
+                return child
+            if not strict and required and frame.children.get(name, 0) == 0:
+                candidates.append(child)
+        return candidates[0] if len(candidates) == 1 and segment.id != "HL" else None
+
+    def _enter(self, parent: _Frame, child: Loop, segment: Segment, position: int) -> None:
+        if not parent.in_children:
+            self._missing_slots(parent, len(parent.loop.slots), segment.id, position)
+            parent.in_children = True
+        count = parent.children.get(child.id, 0) + 1
+        parent.children[child.id] = count
+        limit = next(m for name, _, m in parent.loop.children if name == child.id)
+        if count > limit:
+            self.segment_error(f"loop {child.id} occurs {count} times, more than the {limit} allowed",
+                               LOOP_OVER_MAX, segment, position, child.id)
+        frame = _Frame(child)
+        self.stack.append(frame)
+        self._use(frame, 0, segment, position)
+
+    def _use(self, frame: _Frame, index: int, segment: Segment, position: int) -> None:
+        if index > frame.slot:
+            self._missing_slots(frame, index, segment.id, position)
+            frame.slot = index
+        slot = frame.loop.slots[index]
+        uses = frame.uses.get(index, 0) + 1
+        frame.uses[index] = uses
+        if uses > slot.max_use:
+            self.segment_error(f"{segment.id} appears {uses} times in loop {frame.loop.id}, more than "
+                               f"the {slot.max_use} allowed", OVER_MAX_USE, segment, position, frame.loop.id)
+        if slot.codes and index > 0:
+            value = segment.get(1).split(self.d.component)[0] if segment.id == "HI" else segment.get(1)
+            if value not in slot.codes:
+                self.element_error(f"{segment.id}01 {value!r} is not a valid qualifier in loop "
+                                   f"{frame.loop.id}", EL_BAD_CODE if value else EL_MISSING, segment,
+                                   position, frame.loop.id, 1, ELEMENTS.get(segment.id, {}).get(1), value)
+            frame.seen_codes.add(f"{index}:{value}")
+        elif index == 0 and frame.loop.trigger_codes:
+            value = segment.get(frame.loop.trigger_element)
+            if value not in frame.loop.trigger_codes:
+                element = frame.loop.trigger_element
+                self.element_error(f"{segment.id}{element:02d} {value!r} is not valid in loop "
+                                   f"{frame.loop.id} (expected {'/'.join(sorted(frame.loop.trigger_codes))})",
+                                   EL_BAD_CODE if value else EL_MISSING, segment, position, frame.loop.id,
+                                   element, ELEMENTS.get(segment.id, {}).get(element), value)
+
+    def _missing_slots(self, frame: _Frame, upto: int, next_id: str, position: int) -> None:
+        for index in range(max(frame.slot, 0) + 1, upto):
+            slot = frame.loop.slots[index]
+            if slot.required and not frame.uses.get(index):
+                self.segment_error(f"required segment {slot.segment} is missing from loop {frame.loop.id} "
+                                   f"(found {next_id} instead)", MISSING, slot.segment, position,
+                                   frame.loop.id)
+        for index in range(1, min(upto, len(frame.loop.slots))):
+            slot = frame.loop.slots[index]
+            if slot.required_codes and frame.uses.get(index) and not any(
+                    f"{index}:{code}" in frame.seen_codes for code in slot.required_codes):
+                self.segment_error(f"required segment {slot.segment}*{'/'.join(sorted(slot.required_codes))} "
+                                   f"is missing from loop {frame.loop.id}", MISSING, slot.segment,
+                                   position, frame.loop.id)
+                frame.seen_codes.update(f"{index}:{code}" for code in slot.required_codes)
+
+    def close(self, frame: _Frame, position: int) -> None:
+        if not frame.in_children:
+            self._missing_slots(frame, len(frame.loop.slots), "the end of the loop", position)
+        for name, required, _ in frame.loop.children:
+            if required and not frame.children.get(name):
+                trigger = LOOPS[name].trigger
+                self.segment_error(f"required loop {name} ({trigger}) is missing from loop "
+                                   f"{frame.loop.id}", MISSING, trigger, position, frame.loop.id)
+
+    def _misplaced(self, segment: Segment, position: int) -> None:
+        loop = self.stack[-1].loop.id
+        if not (2 <= len(segment.id) <= 3 and segment.id.isalnum() and segment.id.isupper()):
+            self.segment_error(f"{segment.id[:10]!r} is not a valid segment identifier", UNRECOGNIZED,
+                               segment.id[:3] or "?", position, loop)
+        elif segment.id not in KNOWN_SEGMENTS:
+            self.segment_error(f"segment {segment.id} is not part of an 837P transaction set",
+                               NOT_IN_SET, segment, position, loop)
+        elif any(s.segment == segment.id for s in self.stack[-1].loop.slots):
+            self.segment_error(f"segment {segment.id} is out of order in loop {loop}", OUT_OF_ORDER,
+                               segment, position, loop)
+        else:
+            self.segment_error(f"segment {segment.id} is not expected in loop {loop}", UNEXPECTED,
+                               segment, position, loop)
+
+    # -- elements ---------------------------------------------------------------------------
+    def check_elements(self, segment: Segment, position: int, loop: str) -> None:
+        limit = MAX_ELEMENTS.get(segment.id)
+        if limit is not None and len(segment.elements) > limit:
+            self.element_error(f"{segment.id} has {len(segment.elements)} elements, at most {limit} "
+                               "are defined", EL_TOO_MANY, segment, position, loop, limit + 1)
+        for index, rule in ELEMENTS.get(segment.id, {}).items():
+            self._check_element(segment, position, loop, index, rule)
+        if segment.id == "SV1":
+            self._check_sv101(segment, position, loop)
+        elif segment.id == "HI":
+            self._check_hi(segment, position, loop)
+        elif segment.id == "PWK" and segment.get(2):
+            allowed = _PWK_CT | _PWK_OTHER if segment.get(1) == "CT" else _PWK_OTHER
+            if segment.get(2) not in allowed:
+                self.element_error(f"PWK02 {segment.get(2)!r} is not a valid attachment transmission code "
+                                   f"for report type {segment.get(1)!r}", EL_BAD_CODE, segment, position,
+                                   loop, 2, ELEMENTS["PWK"][2], segment.get(2))
+        elif segment.id == "HL":
+            self._check_hl(segment, position, loop)
+        elif segment.id == "CLM" and segment.get(5):
+            parts = segment.get(5).split(self.d.component)
+            for component, reference in ((1, "1331"), (2, "1332"), (3, "1325")):
+                if len(parts) < component or not parts[component - 1]:
+                    self.element_error(f"required component CLM05-{component} is empty", EL_MISSING,
+                                       segment, position, loop, 5, Element(reference, True),
+                                       component=component)
+
+    def _check_element(self, segment: Segment, position: int, loop: str, index: int, rule: Element) -> None:
+        value = segment.get(index)
+        name = f"{segment.id}{index:02d}"
+        if not value:
+            if rule.required:
+                self.element_error(f"required element {name} is empty", EL_MISSING, segment, position,
+                                   loop, index, rule)
+            return
+        if rule.reference.startswith("C"):
+            return
+        if rule.type == "DT" and not _valid_date(value):
+            self.element_error(f"{name} {value!r} is not a valid date (CCYYMMDD)", EL_BAD_DATE, segment,
+                               position, loop, index, rule, value)
+        elif rule.type == "TM" and not _valid_time(value):
+            self.element_error(f"{name} {value!r} is not a valid time (HHMM)", EL_BAD_TIME, segment,
+                               position, loop, index, rule, value)
+        elif rule.type in ("R", "N0") and (_number(value) is None
+                                           or (rule.type == "N0" and not value.isdigit())):
+            self.element_error(f"{name} {value!r} is not a number", EL_BAD_CHAR, segment, position, loop,
+                               index, rule, value)
+        elif rule.codes and value not in rule.codes:
+            self.element_error(f"{name} {value!r} is not a valid code", EL_BAD_CODE, segment, position,
+                               loop, index, rule, value)
+        elif len(value) > rule.max_len and rule.type != "R":
+            self.element_error(f"{name} is {len(value)} characters long, at most {rule.max_len} allowed",
+                               EL_TOO_LONG, segment, position, loop, index, rule, value)
+        elif segment.id == "DTP" and index == 3:
+            self._check_period(segment, position, loop, value)
+
+    def _check_period(self, segment: Segment, position: int, loop: str, value: str) -> None:
+        rule = ELEMENTS["DTP"][3]
+        if segment.get(2) == "RD8":
+            first, dash, last = value.partition("-")
+            good = bool(dash) and _valid_date(first) and _valid_date(last)
+            if good and first > last:
+                self.element_error(f"DTP03 range {value!r} ends before it starts", EL_BAD_DATE, segment,
+                                   position, loop, 3, rule, value)
+                return
+        else:
+            good = _valid_date(value)
+        if not good:
+            kind = "date range (CCYYMMDD-CCYYMMDD)" if segment.get(2) == "RD8" else "date (CCYYMMDD)"
+            self.element_error(f"DTP03 {value!r} is not a valid {kind}", EL_BAD_DATE, segment, position,
+                               loop, 3, rule, value)
+
+    def _check_sv101(self, segment: Segment, position: int, loop: str) -> None:
+        parts = segment.get(1).split(self.d.component)
+        qualifier = parts[0]
+        if qualifier and qualifier not in PRODUCT_QUALIFIERS:
+            self.element_error(_qualifier_message(qualifier, self.d), EL_BAD_CODE, segment, position, loop,
+                               1, _SV101_1, qualifier, component=1)
+        elif qualifier and (len(parts) < 2 or not parts[1]):
+            self.element_error("SV101-2 (procedure code) is empty", EL_MISSING, segment, position, loop,
+                               1, _SV101_2, component=2)
+
+    def _check_hi(self, segment: Segment, position: int, loop: str) -> None:
+        first = segment.get(1).split(self.d.component)[0]
+        following = _HI_FOLLOWING.get(first)
+        for index, value in enumerate(segment.elements[:12], start=1):
+            if not value:
+                continue
+            parts = value.split(self.d.component)
+            if index > 1 and following is not None and parts[0] not in following:
+                self.element_error(f"HI{index:02d}-1 {parts[0]!r} is not a valid qualifier after HI01-1 "
+                                   f"{first!r}", EL_BAD_CODE, segment, position, loop, index,
+                                   _HI_QUALIFIER, parts[0], component=1)
+            elif len(parts) < 2 or not parts[1]:
+                self.element_error(f"HI{index:02d}-2 (the code) is empty", EL_MISSING, segment, position,
+                                   loop, index, _HI_CODE, component=2)
+
+    def _check_hl(self, segment: Segment, position: int, loop: str) -> None:
+        number, parent, level = segment.get(1), segment.get(2), segment.get(3)
+        expected = {"22": "20", "23": "22"}.get(level)
+        if expected and self.hl_levels.get(parent) != expected:
+            self.element_error(f"HL02 {parent!r} does not name an earlier HL at level {expected}",
+                               EL_BAD_CODE if parent else EL_MISSING, segment, position, loop, 2,
+                               Element("734", True), parent)
+        self.hl_levels[number] = level
+
+    # -- claims and balancing ---------------------------------------------------------------
+    def track_claim(self, segment: Segment, position: int, loop: str) -> None:
+        if segment.id == "CLM" and loop == "2300":
+            self.close_claim()
+            self.claim_start, self.claim_id = position, segment.get(1)
+            charge = _number(segment.get(2))
+            self.claim_charge = (segment, position) if charge is not None else None
+            self.line_charges, self.claim_lines = [], 0
+            # errors already recorded for this CLM belong to it
+            self.result.errors[:] = [
+                _with_claim(e, position, self.claim_id) if e.position == position and e.segment_id == "CLM"
+                else e for e in self.result.errors]
+        elif segment.id == "HL":
+            self.close_claim()
+        elif segment.id == "SV1" and loop == "2400" and self.claim_start:
+            self.claim_lines += 1
+            amount = _number(segment.get(2))
+            if amount is not None:
+                self.line_charges.append(amount)
+            else:
+                self.claim_charge = None
+
+    def close_claim(self) -> None:
+        if self.claim_start and self.claim_charge and self.claim_lines:
+            clm, position = self.claim_charge
+            total, lines = Decimal(clm.get(2)), sum(self.line_charges, Decimal(0))
+            if total != lines:
+                self.result.errors.append(X12Error(
+                    f"CLM02 total charge {clm.get(2)} does not equal the sum of the SV102 line charges "
+                    f"{lines} (SNIP type 3 balancing)", Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM", position,
+                    "2300", 2, 0, "782", "", clm.get(2), position, clm.get(1), edit=True))
+        self.claim_start, self.claim_id, self.claim_charge = 0, "", None
+
+
+_SV101_1 = Element("235", True, "ID", 2, 2)
+_HI_QUALIFIER = Element("1270", True, "ID", 1, 3)
+_HI_CODE = Element("1271", True, "AN", 1, 30)
+_HI_FOLLOWING = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
+_PWK_CT = frozenset({"AB", "AD", "AF", "AG", "NS"})
+_PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
+_SV101_2 = Element("234", True, "AN", 1, 48)
+
+
+def _with_claim(error: X12Error, start: int, claim_id: str) -> X12Error:
+    from dataclasses import replace
+    return replace(error, claim_start=start, claim_id=claim_id)
+
+
+def _qualifier_message(qualifier: str, delimiters: Delimiters) -> str:
+    message = f"SV101-1 product/service id qualifier {qualifier!r} is not valid"
+    for candidate in (":", ">", "^", "|", "\\"):
+        head, _, _ = qualifier.partition(candidate)
+        if candidate != delimiters.component and candidate in qualifier and head in PRODUCT_QUALIFIERS:
+            return (f"{message}: the composite is separated by {candidate!r} but ISA16 declares "
+                    f"{delimiters.component!r} as the component separator; the claim is rejected "
+                    "rather than read with a guessed separator")
+    return message
+
+
+def check_set(segments: list[Segment], delimiters: Delimiters) -> SetCheck:
+    """Check the body of one 837P set (the segments between ST and SE)."""
+    return _Checker(segments, delimiters).run()
