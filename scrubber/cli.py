@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 import click
 
+from scrubber.answers import Decision, answer_x12, stamps_from
 from scrubber.catalogue import Profile, ProfileError, catalogue, parse_profile
 from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.documentation import Documentation
 from scrubber.findings import Verdict
-from scrubber.inputs import InputError, read_items
+from scrubber.inputs import Input, InputError, read_input
 from scrubber.report import as_json, as_text, rule_table
 
 PROGRESS_ABOVE = 200
@@ -68,16 +71,17 @@ def _documentation(paths: tuple[str, ...]) -> Documentation:
     return documentation
 
 
-def run_check(files, docs, profile_name) -> list[ClaimResult]:
+def run_check(files, docs, profile_name) -> tuple[list[Input], list[ClaimResult]]:
     """Read and recognise every file, then check every claim in order."""
     profile = _profile(profile_name)
     documentation = _documentation(tuple(docs))
-    items = []
+    inputs = []
     for name in files:
         try:
-            items.extend(read_items(_read_bytes(name), name))
+            inputs.append(read_input(_read_bytes(name), name))
         except InputError as error:
             raise _UsageFailure(str(error)) from None
+    items = [item for read in inputs for item in read.items]
     checker = Checker(catalogue(), profile, documentation)
     results: list[ClaimResult] = []
     show = sys.stderr.isatty() and len(items) > PROGRESS_ABOVE
@@ -87,7 +91,45 @@ def run_check(files, docs, profile_name) -> list[ClaimResult]:
             result = checker.check(item)
             if result is not None:
                 results.append(result)
-    return results
+    return inputs, results
+
+
+def _output_name(directory: Path, source: str, suffix: str, taken: set[Path]) -> Path:
+    stem = "stdin" if source == "-" else Path(source).name
+    path = directory / f"{stem}{suffix}"
+    number = 1
+    while path in taken:
+        number += 1
+        path = directory / f"{stem}.{number}{suffix}"
+    taken.add(path)
+    return path
+
+
+def write_answers(inputs: list[Input], results: list[ClaimResult], acks: str | None,
+                  split: str | None) -> None:
+    """Write each X12 file's TA1, 999 and 277CA into ACKS and its outbound 837P into SPLIT."""
+    by_claim = {id(result.claim): result for result in results if result.claim is not None}
+
+    def decide(claim):
+        result = by_claim[id(claim)]
+        return Decision(result.verdict, result.findings)
+
+    stamps = stamps_from(datetime.now().astimezone(), int(time.time()) % 10**9)
+    taken: set[Path] = set()
+    for directory in filter(None, (acks, split)):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    for read in inputs:
+        if read.batch is None:
+            if acks:
+                click.echo(f"rpm-scrubber: {read.source}: HL7 ACKs are not written yet", err=True)
+            continue
+        answers = answer_x12(read.batch, decide, catalogue(), stamps)
+        if acks:
+            for suffix, text in ((".ta1", answers.ta1), (".999", answers.ack999), (".277", answers.ack277)):
+                if text:
+                    _output_name(Path(acks), read.source, suffix, taken).write_text(text, "utf-8")
+        if split and answers.outbound:
+            _output_name(Path(split), read.source, "", taken).write_text(answers.outbound, "utf-8")
 
 
 @click.group()
@@ -110,10 +152,11 @@ def main() -> None:
               help="Write the outbound 837P into DIR.")
 def check(files, docs, profile_name, output, db, acks, split) -> None:
     """Check claims in X12 837P or HL7 DFT^P03 FILES ('-' for stdin)."""
-    for option, value in (("--db", db), ("--acks", acks), ("--split", split)):
-        if value is not None:
-            raise _UsageFailure(f"{option} is not available in this version yet")
-    results = run_check(files, docs, profile_name)
+    if db is not None:
+        raise _UsageFailure("--db is not available in this version yet")
+    inputs, results = run_check(files, docs, profile_name)
+    if acks or split:
+        write_answers(inputs, results, acks, split)
     click.echo(as_json(results) if output == "json" else as_text(results))
     if any(r.verdict is Verdict.BLOCK for r in results):
         sys.exit(1)
@@ -127,7 +170,7 @@ def demo(output) -> None:
     folder = resources.files("scrubber.demo")
     with resources.as_file(folder) as path:
         files = [str(path / "batch.837"), str(path / "dft_p03.hl7")]
-        results = run_check(files, [str(path / "documentation.json")], "medicare")
+        _, results = run_check(files, [str(path / "documentation.json")], "medicare")
     click.echo(as_json(results) if output == "json" else as_text(results))
     if output == "text":
         click.echo("\nThis was the demo set shipped in scrubber/demo/. Check your own files with:\n"

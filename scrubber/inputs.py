@@ -2,19 +2,31 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from hl7.reader import read_hl7
 from scrubber.model import Claim, DeviceData, Unreadable
-from x12.reader import read_x12
+from x12.reader import Batch, read_batch
 from x12.tokenizer import decode
 
-__all__ = ["InputError", "detect", "read_items"]
+__all__ = ["InputError", "Input", "detect", "read_input", "read_items"]
 
 _ISA_AT_LINE_START = re.compile(r"(?m)^[ \t]*ISA[^A-Za-z0-9\s]")
 
 
 class InputError(Exception):
     """A file that is neither X12 nor HL7."""
+
+
+@dataclass
+class Input:
+    """One input file read: its format, its items in order and, for X12, the batch structure the
+    acknowledgements and the split are built from."""
+
+    source: str
+    kind: str
+    items: list[Claim | Unreadable | DeviceData]
+    batch: Batch | None = None
 
 
 def detect(text: str) -> str | None:
@@ -29,12 +41,17 @@ def detect(text: str) -> str | None:
     return None
 
 
-def read_items(data: bytes, source: str) -> list[Claim | Unreadable | DeviceData]:
-    """Every claim, unreadable unit and device-data message in one file, in order."""
+def read_input(data: bytes, source: str) -> Input:
     text = decode(data)
     kind = detect(text)
     if kind is None:
         raise InputError(f"{source}: neither an X12 interchange (ISA) nor HL7 v2 (MSH)")
     if kind == "x12":
-        return read_x12(text, source)
-    return read_hl7(text, source)
+        batch = read_batch(text, source)
+        return Input(source, kind, list(batch.items()), batch)
+    return Input(source, kind, list(read_hl7(text, source)))
+
+
+def read_items(data: bytes, source: str) -> list[Claim | Unreadable | DeviceData]:
+    """Every claim, unreadable unit and device-data message in one file, in order."""
+    return read_input(data, source).items

@@ -105,3 +105,12 @@ def test_tokenize_serialize_round_trip():
     text = x12_837([ClaimSpec("A", [Line("99457", "20260320")])])
     (interchange,) = tokenize(text)
     assert serialize(interchange.segments, interchange.delimiters) == text
+
+
+def test_isa16_survives_a_line_break_terminator():
+    """ST1309-XX ends segments with CR only: the ISA keeps its component separator element."""
+    text = (SAMPLES / "oopx12_ST1309-XX.txt").read_bytes().decode("utf-8-sig")
+    (interchange,) = tokenize(text)
+    assert interchange.delimiters.segment == "\r"
+    assert interchange.segments[0].get(16) == ":"
+    assert serialize(interchange.segments[:1], interchange.delimiters) == text[:text.index("\r") + 1]

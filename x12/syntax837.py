@@ -185,9 +185,12 @@ class _Checker:
         if slot.codes and index > 0:
             value = segment.get(1).split(self.d.component)[0] if segment.id == "HI" else segment.get(1)
             if value not in slot.codes:
-                self.element_error(f"{segment.id}01 {value!r} is not a valid qualifier in loop "
-                                   f"{frame.loop.id}", EL_BAD_CODE if value else EL_MISSING, segment,
-                                   position, frame.loop.id, 1, ELEMENTS.get(segment.id, {}).get(1), value)
+                composite = segment.id == "HI"
+                self.element_error(f"{segment.id}01{'-1' if composite else ''} {value!r} is not a valid "
+                                   f"qualifier in loop {frame.loop.id}", EL_BAD_CODE if value else EL_MISSING,
+                                   segment, position, frame.loop.id, 1,
+                                   _HI_QUALIFIER if composite else ELEMENTS.get(segment.id, {}).get(1),
+                                   value, component=1 if composite else 0)
             frame.seen_codes.add(f"{index}:{value}")
         elif index == 0 and frame.loop.trigger_codes:
             value = segment.get(frame.loop.trigger_element)
@@ -227,7 +230,7 @@ class _Checker:
         loop = self.stack[-1].loop.id
         if not (2 <= len(segment.id) <= 3 and segment.id.isalnum() and segment.id.isupper()):
             self.segment_error(f"{segment.id[:10]!r} is not a valid segment identifier", UNRECOGNIZED,
-                               segment.id[:3] or "?", position, loop)
+                               (segment.id[:3] or "?").ljust(2, "?"), position, loop)
         elif segment.id not in KNOWN_SEGMENTS:
             self.segment_error(f"segment {segment.id} is not part of an 837P transaction set",
                                NOT_IN_SET, segment, position, loop)

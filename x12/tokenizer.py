@@ -118,7 +118,7 @@ def tokenize(text: str) -> list[Interchange]:
         leading = text[skipped:start]
         delimiters, offset, issues = _read_isa(text, start, position + 1)
         position += 1
-        raw = text[start:offset].rstrip(_NEWLINES)[:-1]
+        raw = text[start:offset - 1 - len(delimiters.suffix)]  # up to ISA16, without the terminator
         isa = Segment("ISA", raw.split(delimiters.element)[1:], position, raw)
         segments = [isa]
         offset, position = _body(text, offset, delimiters, segments, issues, position)
