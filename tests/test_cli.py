@@ -119,3 +119,21 @@ def test_demo_covers_pass_flag_and_block():
     assert summary["pass"] and summary["flag"] and summary["block"]
     formats = {c["format"] for c in json.loads(result.stdout)["claims"]}
     assert formats == {"x12", "hl7"}
+
+
+def test_acks_and_split_are_written_per_input_file(tmp_path, docs):
+    from tests.x12oracle import pyx12_errors
+    batch = tmp_path / "batch.837"
+    batch.write_text(x12_837([ClaimSpec("C1", [Line("99470", "20260331")]),
+                              ClaimSpec("C2", [Line("99458", "20260331")])]))
+    acks, split = tmp_path / "acks", tmp_path / "out"
+    result = run("check", "--docs", str(docs), "--acks", str(acks), "--split", str(split), str(batch))
+    assert result.returncode == 1, result.stderr
+    assert sorted(p.name for p in acks.iterdir()) == ["batch.837.277", "batch.837.999"]
+    assert sorted(p.name for p in split.iterdir()) == ["batch.837"]
+    for document in (acks / "batch.837.999", acks / "batch.837.277", split / "batch.837"):
+        assert pyx12_errors(document.read_text()) == []
+    outbound = (split / "batch.837").read_text()
+    assert "CLM*C1*" in outbound and "CLM*C2*" not in outbound
+    claim_ack = (acks / "batch.837.277").read_text()
+    assert "TRN*2*C1~\nSTC*A2:20*" in claim_ack and "SVC*HC:99458*50*****1~" in claim_ack

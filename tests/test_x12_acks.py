@@ -206,3 +206,12 @@ def test_verdict_of_each_claim_is_what_the_277_says():
     assert "TRN*2*DEMO-1001~STC*A2:20" in text and "TRN*2*DEMO-1004~STC*A2:20" in text
     assert "TRN*2*DEMO-1002~STC*A7:454" in text and "TRN*2*DEMO-1003~STC*A8:454" in text
     assert Verdict.BLOCK.value == "block"
+
+
+def test_out_of_balance_claim_is_rejected_in_the_277_not_the_999():
+    text = x12_837([ClaimSpec("DEMO-1001", [Line("99457", "20260331")], mrn="MRN-1001")])
+    result = answers(text.replace("CLM*DEMO-1001*50*", "CLM*DEMO-1001*75*"))
+    valid(result.ack999)
+    valid(result.ack277)
+    assert "IK5*A~" in result.ack999
+    assert "STC*A7:400*20260402*U*75" in result.ack277 and "SNIP type 3" in result.ack277

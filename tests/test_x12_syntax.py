@@ -1,0 +1,117 @@
+"""837P syntax checks against the implementation guide, each error with its 999 code and its
+X12 location (loop/segment+element at the segment's position in the set)."""
+from pathlib import Path
+
+import pytest
+
+from scrubber.model import Claim, Unreadable
+from tests.builders import ClaimSpec, Line, x12_837
+from x12.errors import Level
+from x12.reader import read_batch
+from x12.tokenizer import decode
+
+OTHER = Path(__file__).resolve().parents[2] / "shared" / "samples" / "x12_other"
+
+
+def recount(text: str) -> str:
+    """Fix SE01 after a test edited the body."""
+    head, _, tail = text.partition("\nSE*")
+    body = head[head.index("ST*837"):]
+    count = body.count("~") + 1
+    return f"{head}\nSE*{count}*{tail.partition('*')[2]}"
+
+
+def base(*specs: ClaimSpec) -> str:
+    return x12_837(list(specs) or [ClaimSpec("C1", [Line("99457", "20260331")])])
+
+
+def errors(text: str) -> list[tuple[str, str, str, str]]:
+    """(location, IK304 or IK502 code, IK403 code, claim id) of every error of the one set."""
+    (interchange,) = read_batch(text, "t").interchanges
+    (group,) = interchange.groups
+    (result,) = group.sets
+    return [(e.location, e.code, e.element_code, e.claim_id) for e in result.errors]
+
+
+CASES = {
+    "required segment missing": (
+        lambda t: t.replace("N3*1 MAIN ST~\n", ""), ("2010AA/N3 at segment 8", "3", "", "")),
+    "segments out of order": (
+        lambda t: t.replace("N3*1 MAIN ST~\nN4*SPRINGFIELD*IL*627010000~",
+                            "N4*SPRINGFIELD*IL*627010000~\nN3*1 MAIN ST~"),
+        ("2010AA/N3 at segment 9", "7", "", "")),
+    "bad qualifier": (
+        lambda t: t.replace("REF*EA*", "REF*ZZ*"), ("2300/REF01 at segment 17", "8", "7", "C1")),
+    "bad date": (
+        lambda t: t.replace("D8*20260331", "D8*20261331"), ("2400/DTP03 at segment 21", "8", "8", "C1")),
+    "non-numeric charge": (
+        lambda t: t.replace("SV1*HC:99457*50*", "SV1*HC:99457*5O*"),
+        ("2400/SV102 at segment 20", "8", "6", "C1")),
+    "non-numeric units": (
+        lambda t: t.replace("*UN*1***1", "*UN*ONE***1"), ("2400/SV104 at segment 20", "8", "6", "C1")),
+    "unknown segment": (
+        lambda t: t.replace("HI*ABK:I10~", "HI*ABK:I10~\nZZZ*1~"), ("2300/ZZZ at segment 19", "6", "", "C1")),
+    "garbage segment id": (
+        lambda t: t.replace("HI*ABK:I10~", "HI*ABK:I10~\nn3*1~"), ("2300/n3 at segment 19", "1", "", "C1")),
+    "required element missing": (
+        lambda t: t.replace("CLM*C1*50*", "CLM*C1**"), ("2300/CLM02 at segment 16", "8", "1", "C1")),
+    "wrong HL parent": (
+        lambda t: t.replace("HL*2*1*22*0", "HL*2*7*22*0"), ("2000B/HL02 at segment 11", "8", "7", "")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_error_has_its_code_and_location(name):
+    edit, expected = CASES[name]
+    found = errors(recount(edit(base())))
+    assert expected in found, found
+
+
+def test_a_valid_batch_has_no_error():
+    assert errors(base()) == []
+
+
+def test_balancing_is_a_claim_edit_not_a_syntax_error():
+    text = base().replace("CLM*C1*50*", "CLM*C1*60*")
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    (error,) = result.errors
+    assert error.edit and "SNIP type 3" in error.message and error.location == "2300/CLM02 at segment 16"
+    assert result.ack_code == "A"  # the 999 accepts the set; the 277CA rejects the claim (A7:400)
+    (claim,) = result.items
+    assert claim.malformed
+
+
+def test_error_in_one_claim_leaves_the_other_readable():
+    text = base(ClaimSpec("GOOD", [Line("99457", "20260331")]), ClaimSpec("BAD", [Line("99457", "2026")]))
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    good, bad = result.items
+    assert not good.issues and bad.issues and result.ack_code == "E"
+    assert "DTP03 '2026' is not a valid date" in bad.issues[0].message
+
+
+def test_envelope_errors_are_reported_at_their_level():
+    text = base().replace("GE*1*1", "GE*3*1").replace("\nSE*22*", "\nSE*2*")
+    (interchange,) = read_batch(text, "t").interchanges
+    (group,) = interchange.groups
+    assert [(e.level, e.code) for e in group.errors] == [(Level.GROUP, "5")]
+    assert [(e.level, e.code) for e in group.sets[0].errors] == [(Level.SET, "4")]
+    assert group.ack_code == "R" and interchange.accepted
+
+
+def test_4010_is_unsupported_not_misread():
+    text = decode((OTHER / "pyx12_simple_837p_4010A1.txt").read_bytes())
+    items = read_batch(text, "t").items()
+    assert items and all(isinstance(i, Unreadable) or i.malformed for i in items)
+    assert any("unsupported version '004010X098A1'" in issue.message for i in items for issue in i.issues)
+
+
+def test_x222a2_is_read():
+    text = base().replace("005010X222A1", "005010X222A2")
+    (claim,) = read_batch(text, "t").items()
+    assert isinstance(claim, Claim) and not claim.issues
+
+
+def test_isa16_contradicted_by_the_body_is_rejected_with_the_reason():
+    samples = OTHER.parent / "x12_837p"
+    (claim,) = read_batch(decode((samples / "lfhx12_demo.example6.837").read_bytes()), "t").items()
+    assert any("separated by '>' but ISA16 declares ':'" in i.message for i in claim.issues)
