@@ -41,6 +41,7 @@ class ClaimResult:
 class _Accepted:
     claim: Claim
     lines: list[BilledLine] = field(default_factory=list)
+    number: int = 0
 
 
 class Checker:
@@ -53,7 +54,19 @@ class Checker:
         self.profile = profile
         self.documentation = documentation or Documentation()
         self.attachments = attachments
-        self.accepted: list[_Accepted] = []
+        self._accepted: dict[int, _Accepted] = {}  # by arrival, oldest first
+        self._sequence = 0
+        self._by_mrn: dict[str, list[int]] = {}
+        self._by_member: dict[str, list[int]] = {}
+        self._by_claim: dict[tuple, list[int]] = {}
+
+    @property
+    def accepted(self) -> list[_Accepted]:
+        return list(self._accepted.values())
+
+    def _live(self, numbers) -> list[_Accepted]:
+        found = {n for n in numbers if n in self._accepted}
+        return [self._accepted[n] for n in sorted(found)]
 
     def check(self, item: Claim | Unreadable | DeviceData) -> ClaimResult | None:
         """Scrub a claim; device data joins the documentation and gives no result."""
@@ -101,10 +114,24 @@ class Checker:
     def _targets(self, claim: Claim) -> list[_Accepted]:
         """Accepted claims this one replaces: an identical re-send, or, for frequency 7 and 8,
         every claim with the same claim id and billing provider (whatever patient it named)."""
+        same_id = self._live(self._by_claim.get((claim.claim_id, claim.billing_provider), ()))
         if claim.frequency is Frequency.ORIGINAL:
-            return [a for a in self.accepted if a.claim.content() == claim.content()]
-        return [a for a in self.accepted if a.claim.claim_id == claim.claim_id
-                and a.claim.billing_provider == claim.billing_provider]
+            return [a for a in same_id if a.claim.content() == claim.content()]
+        return same_id
+
+    def _candidates(self, patient: PatientIdentity) -> list[_Accepted]:
+        """Accepted claims that may be the same patient: sharing an MRN or member id with the
+        claim or with the documentation record it matches (same_patient decides)."""
+        if not patient.identified:
+            return []
+        mrns, members = {patient.mrn}, {patient.member_id}
+        record = self._record_for(patient)
+        if record is not None:
+            mrns.add(record.id)
+            members.add(record.member_id)
+        numbers = [n for mrn in mrns if mrn for n in self._by_mrn.get(mrn, ())]
+        numbers += [n for member in members if member for n in self._by_member.get(member, ())]
+        return self._live(numbers)
 
     def _credited(self, claim: Claim, mine: list[_Accepted]) -> list[tuple[_Accepted, BilledLine]]:
         """For each credit (FT1-6 CD), the most recent accepted charge it reverses."""
@@ -120,7 +147,8 @@ class Checker:
         return taken
 
     def _claim(self, claim: Claim) -> ClaimResult:
-        mine = [a for a in self.accepted if self.same_patient(a.claim.patient, claim.patient)]
+        mine = [a for a in self._candidates(claim.patient)
+                if self.same_patient(a.claim.patient, claim.patient)]
         targets = [] if claim.malformed else self._targets(claim)
         credited = [] if claim.malformed else self._credited(claim, mine)
         history = tuple(line for a in mine if a not in targets for line in a.lines
@@ -138,6 +166,14 @@ class Checker:
     def _commit(self, claim: Claim, targets, credited, voiding: bool) -> None:
         for accepted, line in credited:
             accepted.lines.remove(line)
-        self.accepted = [a for a in self.accepted if a not in targets]
+        for target in targets:
+            del self._accepted[target.number]
         if not voiding:
-            self.accepted.append(_Accepted(claim, list(billed_lines(claim, current=False))))
+            self._sequence += 1
+            number = self._sequence
+            self._accepted[number] = _Accepted(claim, list(billed_lines(claim, current=False)), number)
+            if claim.patient.mrn:
+                self._by_mrn.setdefault(claim.patient.mrn, []).append(number)
+            if claim.patient.member_id:
+                self._by_member.setdefault(claim.patient.member_id, []).append(number)
+            self._by_claim.setdefault((claim.claim_id, claim.billing_provider), []).append(number)

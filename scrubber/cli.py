@@ -14,9 +14,8 @@ from scrubber.catalogue import Profile, ProfileError, catalogue, parse_profile
 from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.documentation import Documentation
-from scrubber.findings import Verdict
 from scrubber.inputs import Input, InputError, read_input
-from scrubber.report import as_json, as_text, rule_table
+from scrubber.report import Report, rule_table
 
 PROGRESS_ABOVE = 200
 
@@ -71,25 +70,37 @@ def _documentation(paths: tuple[str, ...]) -> Documentation:
     return documentation
 
 
-def run_check(files, docs, profile_name) -> tuple[list[Input], list[ClaimResult]]:
-    """Read and recognise every file, then check every claim in order."""
+def run_check(files, docs, profile_name, keep_segments: bool = False, report: Report | None = None,
+              keep_results: bool = True) -> tuple[list[Input], list[ClaimResult]]:
+    """Read and recognise every file, then check every claim in order, handing each result to
+    `report` as it comes. Results are returned only when kept (the acknowledgements need them);
+    otherwise each claim is let go once checked, so memory holds the history, not the batch."""
     profile = _profile(profile_name)
     documentation = _documentation(tuple(docs))
     inputs = []
     for name in files:
         try:
-            inputs.append(read_input(_read_bytes(name), name))
+            inputs.append(read_input(_read_bytes(name), name, keep_segments))
         except InputError as error:
             raise _UsageFailure(str(error)) from None
     items = [item for read in inputs for item in read.items]
+    if not keep_results:
+        for read in inputs:
+            read.items = []
     checker = Checker(catalogue(), profile, documentation)
     results: list[ClaimResult] = []
     show = sys.stderr.isatty() and len(items) > PROGRESS_ABOVE
-    with click.progressbar(items, label="checking claims", file=sys.stderr,
+    with click.progressbar(length=len(items), label="checking claims", file=sys.stderr,
                            hidden=not show) as bar:
-        for item in bar:
+        for index in range(len(items)):
+            item, items[index] = items[index], None
             result = checker.check(item)
-            if result is not None:
+            bar.update(1)
+            if result is None:
+                continue
+            if report is not None:
+                report.add(result)
+            if keep_results:
                 results.append(result)
     return inputs, results
 
@@ -154,11 +165,14 @@ def check(files, docs, profile_name, output, db, acks, split) -> None:
     """Check claims in X12 837P or HL7 DFT^P03 FILES ('-' for stdin)."""
     if db is not None:
         raise _UsageFailure("--db is not available in this version yet")
-    inputs, results = run_check(files, docs, profile_name)
-    if acks or split:
+    answers = bool(acks or split)
+    report = Report(sys.stdout, output)
+    inputs, results = run_check(files, docs, profile_name, keep_segments=answers, report=report,
+                                keep_results=answers)
+    report.close()
+    if answers:
         write_answers(inputs, results, acks, split)
-    click.echo(as_json(results) if output == "json" else as_text(results))
-    if any(r.verdict is Verdict.BLOCK for r in results):
+    if report.blocked:
         sys.exit(1)
 
 
@@ -170,8 +184,9 @@ def demo(output) -> None:
     folder = resources.files("scrubber.demo")
     with resources.as_file(folder) as path:
         files = [str(path / "batch.837"), str(path / "dft_p03.hl7")]
-        _, results = run_check(files, [str(path / "documentation.json")], "medicare")
-    click.echo(as_json(results) if output == "json" else as_text(results))
+        report = Report(sys.stdout, output)
+        run_check(files, [str(path / "documentation.json")], "medicare", report=report, keep_results=False)
+        report.close()
     if output == "text":
         click.echo("\nThis was the demo set shipped in scrubber/demo/. Check your own files with:\n"
                    "  rpm-scrubber check --docs DOCUMENTATION.json FILE...")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, time
+from functools import cached_property
 
 __all__ = [
     "PROGRAMS", "ROLES", "MODES", "TRANSMISSIONS", "PARTIES",
@@ -115,13 +116,24 @@ class Documentation:
 
     def find(self, mrn: str | None, member_id: str | None) -> int | None:
         """Index of the patient a claim matches: by MRN first, then by member id."""
-        for index, record in enumerate(self.patients):
-            if record.matches_mrn(mrn):
-                return index
-        for index, record in enumerate(self.patients):
-            if record.matches_member(member_id):
-                return index
+        by_mrn, by_member = self._indexes
+        if mrn and mrn in by_mrn:
+            return by_mrn[mrn]
+        if member_id and member_id in by_member:
+            return by_member[member_id]
         return None
+
+    @cached_property
+    def _indexes(self) -> tuple[dict[str, int], dict[str, int]]:
+        """First record per MRN and per member id (built once; the value is immutable)."""
+        by_mrn: dict[str, int] = {}
+        by_member: dict[str, int] = {}
+        for index, record in enumerate(self.patients):
+            if record.id:
+                by_mrn.setdefault(record.id, index)
+            if record.member_id:
+                by_member.setdefault(record.member_id, index)
+        return by_mrn, by_member
 
     def with_record(self, record: PatientRecord) -> Documentation:
         """Add a record, merging it into the patient it matches."""

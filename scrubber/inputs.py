@@ -41,13 +41,15 @@ def detect(text: str) -> str | None:
     return None
 
 
-def read_input(data: bytes, source: str) -> Input:
+def read_input(data: bytes, source: str, keep_segments: bool = True) -> Input:
+    """Read one file; X12 segments are kept only when asked (for acknowledgements and the split)."""
     text = decode(data)
+    del data
     kind = detect(text)
     if kind is None:
         raise InputError(f"{source}: neither an X12 interchange (ISA) nor HL7 v2 (MSH)")
     if kind == "x12":
-        batch = read_batch(text, source)
+        batch = read_batch(text, source, keep_segments)
         return Input(source, kind, list(batch.items()), batch)
     return Input(source, kind, list(read_hl7(text, source)))
 

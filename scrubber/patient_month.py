@@ -63,6 +63,7 @@ class PatientMonth:
         self.catalogue = catalogue
         self.entries, self.programs_of = _dedupe(record.time_entries if record else ())
         self.episodes = tuple(e for e in (record.episodes if record else ()) if e.program == "RPM")
+        self._lines: dict[int, tuple[Claim, tuple[BilledLine, ...]]] = {}
 
     # -- billed lines -----------------------------------------------------------------------
     def code(self, code: str) -> CodeInfo | None:
@@ -78,7 +79,11 @@ class PatientMonth:
         return device_window(first, last, self.episodes)
 
     def lines_for(self, claim: Claim) -> tuple[BilledLine, ...]:
-        return billed_lines(claim, current=True)
+        cached = self._lines.get(id(claim))
+        if cached is None or cached[0] is not claim:
+            cached = (claim, billed_lines(claim, current=True))
+            self._lines[id(claim)] = cached
+        return cached[1]
 
     def earlier(self, claim: Claim, line: BilledLine) -> tuple[BilledLine, ...]:
         """History plus the lines of this claim before `line`."""

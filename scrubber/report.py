@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+from typing import TextIO
 
 from scrubber.catalogue import Catalogue
 from scrubber.checker import ClaimResult
 from scrubber.findings import Verdict
 
-__all__ = ["summary", "as_json", "as_text", "rule_table"]
+__all__ = ["summary", "as_json", "as_text", "rule_table", "Report"]
 
 
 def summary(results: list[ClaimResult]) -> dict[str, int]:
@@ -46,6 +47,39 @@ def as_text(results: list[ClaimResult]) -> str:
     out.append(f"{total} claim{'s' if total != 1 else ''}: {counts['pass']} pass, "
                f"{counts['flag']} flag, {counts['block']} block")
     return "\n".join(out)
+
+
+class Report:
+    """Writes each result as soon as it is known, in the exact form of `as_json`/`as_text`, so a
+    large batch is never held twice (once as results, once as the rendered report)."""
+
+    def __init__(self, out: TextIO, kind: str = "text"):
+        self.out, self.kind = out, kind
+        self.counts = {verdict.value: 0 for verdict in (Verdict.PASS, Verdict.FLAG, Verdict.BLOCK)}
+
+    @property
+    def blocked(self) -> bool:
+        return self.counts["block"] > 0
+
+    def add(self, result: ClaimResult) -> None:
+        first = sum(self.counts.values()) == 0
+        self.counts[result.verdict.value] += 1
+        if self.kind == "json":
+            claim = json.dumps(result.as_json(), indent=2).replace("\n", "\n    ")
+            self.out.write(('{\n  "claims": [\n    ' if first else ",\n    ") + claim)
+        else:
+            self.out.write("\n".join(_claim_block(result)) + "\n\n")
+
+    def close(self) -> None:
+        if self.kind == "json":
+            counts = json.dumps(self.counts, indent=2).replace("\n", "\n  ")
+            start = '{\n  "claims": [],' if sum(self.counts.values()) == 0 else "\n  ],"
+            self.out.write(f'{start}\n  "summary": {counts}\n}}\n')
+        else:
+            total = sum(self.counts.values())
+            self.out.write(f"{total} claim{'s' if total != 1 else ''}: {self.counts['pass']} pass, "
+                           f"{self.counts['flag']} flag, {self.counts['block']} block\n")
+        self.out.flush()
 
 
 def rule_table(catalogue: Catalogue) -> str:

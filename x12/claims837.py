@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 
 from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
 from x12.envelope import TransactionSet
 from x12.guide837 import PRODUCT_QUALIFIERS
-from x12.tokenizer import Delimiters, Segment
+from x12.tokenizer import Delimiters, Segment, ccyymmdd
 
 __all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
 
 SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
+_HANDLED = ("HL", "NM1", "DMG", "CLM", "REF", "PWK", "SBR", "LX", "SV1", "DTP")
 _FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
 
@@ -21,11 +21,7 @@ def _where(loop: str, segment: Segment, number: int, element: int, component: in
     return f"{loop}/{segment.id}{element:02d}{suffix} at segment {number}"
 
 
-def _date(text: str) -> date | None:
-    try:
-        return datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        return None
+_date = ccyymmdd
 
 
 @dataclass
@@ -62,10 +58,11 @@ class _SetReader:
         self.position = 0
 
     def read(self) -> tuple[list[Claim], list[tuple[int, int]]]:
+        handlers = {name: getattr(self, f"_seg_{name.lower()}") for name in _HANDLED}
         for number, segment in enumerate(self.tset.segments, start=2):
-            self.position = number
-            handler = getattr(self, f"_seg_{segment.id.lower()}", None)
+            handler = handlers.get(segment.id)
             if handler is not None:
+                self.position = number
                 handler(segment, number)
         self.position = len(self.tset.segments) + 2
         self._close_claim()
@@ -168,9 +165,6 @@ class _SetReader:
                             date_to=end if valid else None, date_text=text or None,
                             locations={**self.line.locations,
                                        "date": _where("2400", segment, number, 3)})
-
-    def _seg_nte(self, segment: Segment, number: int) -> None:
-        return None
 
     def _close_line(self) -> None:
         if self.line is not None and self.draft is not None:

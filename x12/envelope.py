@@ -1,12 +1,15 @@
 """Envelope structure and checks: ISA/IEA, GS/GE, ST/SE counts and control numbers."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from x12.errors import Level, X12Error
 from x12.tokenizer import Interchange, Segment
 
 __all__ = ["TransactionSet", "Group", "Envelope", "structure"]
+
+_ENVELOPE = frozenset({"SE", "GE", "IEA", "GS", "ST", "ISA"})
 
 
 @dataclass
@@ -48,39 +51,60 @@ def _err(message: str, segment: Segment | None, element: str = "", level: Level 
     return X12Error(message, level, code, segment.id, segment.position, element=int(element or 0))
 
 
-def structure(interchange: Interchange) -> Envelope:
-    """Nest segments into groups and transaction sets and check the envelope counts."""
-    envelope = Envelope(interchange, issues=list(interchange.issues))
+def structure(interchange: Interchange, body: Iterable[Segment] | None = None,
+              on_set: Callable[[Group, TransactionSet], None] | None = None) -> Envelope:
+    """Nest segments into groups and transaction sets and check the envelope counts.
+
+    `body` (default: the interchange's own segments after the ISA) may be a lazy iterator; each
+    transaction set is handed to `on_set` as soon as it is complete, so a caller can process it
+    and let its segments go.
+    """
+    envelope = Envelope(interchange)
     if interchange.leading:
         envelope.issues.append(X12Error(
             f"{len(interchange.leading)} characters of text before the ISA segment", Level.INTERCHANGE,
             "022", "ISA", interchange.segments[0].position))
     group: Group | None = None
     current: TransactionSet | None = None
-    for segment in interchange.segments[1:]:
-        if current is not None and segment.id not in ("SE", "GE", "IEA", "GS", "ST", "ISA"):
+    owner: Group | None = None  # the group the current set belongs to
+
+    def finish(tset: TransactionSet | None) -> None:
+        if tset is not None and on_set is not None and owner is not None:
+            on_set(owner, tset)
+
+    for segment in interchange.segments[1:] if body is None else body:
+        segment_id = segment.id
+        if current is not None and segment_id not in _ENVELOPE:
             current.segments.append(segment)
-        elif segment.id == "GS":
+        elif segment_id == "GS":
             group = _open_group(envelope, group, current, segment)
+            finish(current)
             current = None
-        elif segment.id == "ST":
-            current = _open_set(envelope, group, current, segment)
-        elif segment.id == "SE":
+        elif segment_id == "ST":
+            previous = current
+            current = _open_set(envelope, group, current, segment)  # notes a missing SE first
+            finish(previous)
+            owner = group = envelope.groups[-1]
+        elif segment_id == "SE":
             _close_set(current, segment, envelope)
+            finish(current)
             current = None
-        elif segment.id == "GE":
+        elif segment_id == "GE":
             _close_group(group, current, segment, envelope)
+            finish(current)
             group, current = None, None
-        elif segment.id == "IEA":
+        elif segment_id == "IEA":
             envelope.iea = segment
         else:
             envelope.issues.append(_err("segment outside a transaction set", segment, "",
                                         Level.INTERCHANGE, "024"))
     if current is not None and current.se is None:
         current.issues.append(_err("transaction set has no SE trailer", current.st, code="2"))
+        finish(current)
     if group is not None and group.ge is None:
         group.issues.append(_err("functional group has no GE trailer", group.gs, "", Level.GROUP, "3"))
     _check_iea(envelope)
+    envelope.issues[:0] = interchange.issues  # found while the segments were read
     return envelope
 
 

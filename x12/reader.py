@@ -6,6 +6,7 @@ span each came from. `read_x12` flattens it into the claims (and unreadable unit
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from scrubber.model import Claim, SyntaxIssue, Unreadable
@@ -13,7 +14,7 @@ from x12.claims837 import SUPPORTED_VERSIONS, claims_from_set
 from x12.envelope import Envelope, Group, TransactionSet, structure
 from x12.errors import Level, X12Error, X12SyntaxError
 from x12.syntax837 import check_set
-from x12.tokenizer import Delimiters, decode, tokenize
+from x12.tokenizer import Delimiters, Interchange, Segment, decode, scan
 
 __all__ = ["SetResult", "GroupResult", "InterchangeResult", "Batch", "read_batch", "read_x12",
            "read_x12_bytes"]
@@ -94,6 +95,12 @@ class Batch:
             for group in interchange.groups:
                 for result in group.sets:
                     results.extend(result.items)
+                if not group.sets:
+                    issues = [_issue(e) for e in interchange.errors + group.errors] or [SyntaxIssue(
+                        "the functional group contains no transaction set",
+                        f"GS at segment {group.group.gs.position}")]
+                    results.append(Unreadable(group.group.gs.get(6) or None, "x12", self.source,
+                                              tuple(issues)))
             if not interchange.groups:
                 issues = [_issue(e) for e in interchange.errors] or [SyntaxIssue(
                     "the interchange has no functional group (GS)",
@@ -113,21 +120,52 @@ def read_x12(text: str, source: str) -> list[Claim | Unreadable]:
     return read_batch(text, source).items()
 
 
-def read_batch(text: str, source: str) -> Batch:
+def read_batch(text: str, source: str, keep_segments: bool = True) -> Batch:
+    """Read a file set by set. Each transaction set is checked and its claims read as soon as its
+    SE arrives; without `keep_segments` (only needed for acknowledgements and the split) its
+    segments are let go, so memory holds the claims rather than the file's segments. Group and
+    interchange errors, known at GE and IEA, are added to the claims they block at the end."""
     batch = Batch(source)
     try:
-        interchanges = tokenize(text)
+        for interchange, body in scan(text):
+            batch.interchanges.append(_read_interchange(interchange, body, source, keep_segments))
     except X12SyntaxError as error:
         batch.fatal = _fatal(error)
-        return batch
-    for interchange in interchanges:
-        envelope = structure(interchange)
-        result = InterchangeResult(envelope, list(envelope.issues))
-        outer = [_issue(e) for e in result.errors]
-        for group in envelope.groups:
-            result.groups.append(_read_group(group, envelope, outer, source))
-        batch.interchanges.append(result)
+        batch.interchanges.clear()
     return batch
+
+
+def _read_interchange(interchange: Interchange, body: Iterator[Segment], source: str,
+                      keep_segments: bool) -> InterchangeResult:
+    delimiters = interchange.delimiters
+    pending: dict[int, GroupResult] = {}
+
+    def on_set(group: Group, tset: TransactionSet) -> None:
+        result = pending.get(id(group))
+        if result is None:
+            result = pending[id(group)] = GroupResult(group)
+        result.sets.append(_read_set(tset, group, delimiters, source))
+        if not keep_segments:
+            tset.segments = []
+            result.sets[-1].loops = []
+
+    envelope = structure(interchange, body, on_set)
+    result = InterchangeResult(envelope, list(envelope.issues))
+    outer = [_issue(e) for e in result.errors]
+    for group in envelope.groups:
+        group_result = pending.get(id(group)) or GroupResult(group)
+        group_result.errors = _group_errors(group)
+        _block(group_result, outer + [_issue(e) for e in group_result.errors])
+        result.groups.append(group_result)
+    return result
+
+
+def _block(group: GroupResult, outer: list[SyntaxIssue]) -> None:
+    """Put the envelope issues in front of every claim of the group."""
+    if not outer:
+        return
+    for result in group.sets:
+        result.items = [replace(item, issues=tuple(outer) + item.issues) for item in result.items]
 
 
 def _fatal(error: X12SyntaxError) -> X12Error:
@@ -162,27 +200,17 @@ def _set_errors(group: Group, tset: TransactionSet) -> list[X12Error]:
     return errors
 
 
-def _read_group(group: Group, envelope: Envelope, outer: list[SyntaxIssue], source: str) -> GroupResult:
-    result = GroupResult(group, _group_errors(group))
-    outer = outer + [_issue(e) for e in result.errors]
-    delimiters = envelope.interchange.delimiters
-    for tset in group.sets:
-        result.sets.append(_read_set(tset, group, delimiters, outer, source))
-    return result
-
-
-def _read_set(tset: TransactionSet, group: Group, delimiters: Delimiters, outer: list[SyntaxIssue],
-              source: str) -> SetResult:
+def _read_set(tset: TransactionSet, group: Group, delimiters: Delimiters, source: str) -> SetResult:
     result = SetResult(tset, _set_errors(group, tset))
     if result.errors and any(e.code in ("1", "I6") for e in result.errors):
         result.items.append(Unreadable(tset.control or None, "x12", source,
-                                       tuple(outer + [_issue(e) for e in result.errors])))
+                                       tuple(_issue(e) for e in result.errors)))
         return result
     check = check_set(tset.segments, delimiters)
     result.errors.extend(check.errors)
     result.loops = check.loops
     claims, spans = claims_from_set(tset, delimiters, source)
-    whole_set = outer + [_issue(e) for e in result.errors
+    whole_set = [_issue(e) for e in result.errors
                          if e.level is Level.SET or (not e.claim_start and not e.edit)]
     if not claims:
         issues = whole_set or [SyntaxIssue("the transaction set contains no claim (CLM)",

@@ -8,7 +8,6 @@ element and component) and the claim it lies in, so the 999 can name the claim i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from x12.errors import Level, X12Error
@@ -22,7 +21,7 @@ from x12.guide837 import (
     Element,
     Loop,
 )
-from x12.tokenizer import Delimiters, Segment
+from x12.tokenizer import Delimiters, Segment, ccyymmdd
 
 __all__ = ["SetCheck", "check_set"]
 
@@ -60,13 +59,7 @@ def _number(text: str) -> Decimal | None:
 
 
 def _valid_date(text: str) -> bool:
-    if len(text) != 8 or not text.isdigit():
-        return False
-    try:
-        datetime.strptime(text, "%Y%m%d")
-    except ValueError:
-        return False
-    return True
+    return ccyymmdd(text) is not None
 
 
 def _valid_time(text: str) -> bool:
@@ -139,18 +132,15 @@ class _Checker:
     def _slot_in(self, frame: _Frame, segment: Segment) -> int | None:
         if frame.in_children:
             return None
-        slots = frame.loop.slots
-        for index in range(max(frame.slot, 1), len(slots)):
-            if slots[index].segment == segment.id:
+        start = frame.slot if frame.slot > 1 else 1
+        for index in _SLOTS_BY_ID[frame.loop.id].get(segment.id, ()):
+            if index >= start:
                 return index
         return None
 
     def _child_for(self, frame: _Frame, segment: Segment, strict: bool = False) -> Loop | None:
         candidates = []
-        for name, required, _ in frame.loop.children:
-            child = LOOPS[name]
-            if child.trigger != segment.id:
-                continue
+        for name, required, child in _CHILDREN_BY_TRIGGER[frame.loop.id].get(segment.id, ()):
             value = segment.get(child.trigger_element) if child.trigger_element else ""
             if not child.trigger_codes or value in child.trigger_codes:
                 return child
@@ -191,7 +181,8 @@ class _Checker:
                                    segment, position, frame.loop.id, 1,
                                    _HI_QUALIFIER if composite else ELEMENTS.get(segment.id, {}).get(1),
                                    value, component=1 if composite else 0)
-            frame.seen_codes.add(f"{index}:{value}")
+            if slot.required_codes:
+                frame.seen_codes.add(f"{index}:{value}")
         elif index == 0 and frame.loop.trigger_codes:
             value = segment.get(frame.loop.trigger_element)
             if value not in frame.loop.trigger_codes:
@@ -202,16 +193,18 @@ class _Checker:
                                    element, ELEMENTS.get(segment.id, {}).get(element), value)
 
     def _missing_slots(self, frame: _Frame, upto: int, next_id: str, position: int) -> None:
+        slots, uses = frame.loop.slots, frame.uses
         for index in range(max(frame.slot, 0) + 1, upto):
-            slot = frame.loop.slots[index]
-            if slot.required and not frame.uses.get(index):
+            slot = slots[index]
+            if slot.required and not uses.get(index):
                 self.segment_error(f"required segment {slot.segment} is missing from loop {frame.loop.id} "
                                    f"(found {next_id} instead)", MISSING, slot.segment, position,
                                    frame.loop.id)
-        for index in range(1, min(upto, len(frame.loop.slots))):
-            slot = frame.loop.slots[index]
-            if slot.required_codes and frame.uses.get(index) and not any(
-                    f"{index}:{code}" in frame.seen_codes for code in slot.required_codes):
+        for index in _CODED_SLOTS[frame.loop.id]:
+            if index >= upto or not uses.get(index):
+                continue
+            slot = slots[index]
+            if not any(f"{index}:{code}" in frame.seen_codes for code in slot.required_codes):
                 self.segment_error(f"required segment {slot.segment}*{'/'.join(sorted(slot.required_codes))} "
                                    f"is missing from loop {frame.loop.id}", MISSING, slot.segment,
                                    position, frame.loop.id)
@@ -243,25 +236,33 @@ class _Checker:
 
     # -- elements ---------------------------------------------------------------------------
     def check_elements(self, segment: Segment, position: int, loop: str) -> None:
-        limit = MAX_ELEMENTS.get(segment.id)
-        if limit is not None and len(segment.elements) > limit:
-            self.element_error(f"{segment.id} has {len(segment.elements)} elements, at most {limit} "
-                               "are defined", EL_TOO_MANY, segment, position, loop, limit + 1)
-        for index, rule in ELEMENTS.get(segment.id, {}).items():
-            self._check_element(segment, position, loop, index, rule)
-        if segment.id == "SV1":
-            self._check_sv101(segment, position, loop)
-        elif segment.id == "HI":
-            self._check_hi(segment, position, loop)
-        elif segment.id == "PWK" and segment.get(2):
+        segment_id, elements = segment.id, segment.elements
+        count = len(elements)
+        limit = MAX_ELEMENTS.get(segment_id)
+        if limit is not None and count > limit:
+            self.element_error(f"{segment_id} has {count} elements, at most {limit} are defined",
+                               EL_TOO_MANY, segment, position, loop, limit + 1)
+        for index, rule in _PLAN.get(segment_id, ()):
+            value = elements[index - 1] if index <= count else ""
+            if not value:
+                if rule.required:
+                    self.element_error(f"required element {segment_id}{index:02d} is empty", EL_MISSING,
+                                       segment, position, loop, index, rule)
+            elif not rule.reference.startswith("C"):
+                self._check_value(segment, position, loop, index, rule, value)
+        if segment_id in _SPECIAL:
+            getattr(self, _SPECIAL[segment_id])(segment, position, loop)
+
+    def _check_pwk(self, segment: Segment, position: int, loop: str) -> None:
+        if segment.get(2):
             allowed = _PWK_CT | _PWK_OTHER if segment.get(1) == "CT" else _PWK_OTHER
             if segment.get(2) not in allowed:
                 self.element_error(f"PWK02 {segment.get(2)!r} is not a valid attachment transmission code "
                                    f"for report type {segment.get(1)!r}", EL_BAD_CODE, segment, position,
                                    loop, 2, ELEMENTS["PWK"][2], segment.get(2))
-        elif segment.id == "HL":
-            self._check_hl(segment, position, loop)
-        elif segment.id == "CLM" and segment.get(5):
+
+    def _check_clm(self, segment: Segment, position: int, loop: str) -> None:
+        if segment.get(5):
             parts = segment.get(5).split(self.d.component)
             for component, reference in ((1, "1331"), (2, "1332"), (3, "1325")):
                 if len(parts) < component or not parts[component - 1]:
@@ -269,34 +270,30 @@ class _Checker:
                                        segment, position, loop, 5, Element(reference, True),
                                        component=component)
 
-    def _check_element(self, segment: Segment, position: int, loop: str, index: int, rule: Element) -> None:
-        value = segment.get(index)
-        name = f"{segment.id}{index:02d}"
-        if not value:
-            if rule.required:
-                self.element_error(f"required element {name} is empty", EL_MISSING, segment, position,
-                                   loop, index, rule)
-            return
-        if rule.reference.startswith("C"):
-            return
-        if rule.type == "DT" and not _valid_date(value):
-            self.element_error(f"{name} {value!r} is not a valid date (CCYYMMDD)", EL_BAD_DATE, segment,
-                               position, loop, index, rule, value)
-        elif rule.type == "TM" and not _valid_time(value):
-            self.element_error(f"{name} {value!r} is not a valid time (HHMM)", EL_BAD_TIME, segment,
-                               position, loop, index, rule, value)
-        elif rule.type in ("R", "N0") and (_number(value) is None
-                                           or (rule.type == "N0" and not value.isdigit())):
-            self.element_error(f"{name} {value!r} is not a number", EL_BAD_CHAR, segment, position, loop,
-                               index, rule, value)
-        elif rule.codes and value not in rule.codes:
-            self.element_error(f"{name} {value!r} is not a valid code", EL_BAD_CODE, segment, position,
-                               loop, index, rule, value)
-        elif len(value) > rule.max_len and rule.type != "R":
-            self.element_error(f"{name} is {len(value)} characters long, at most {rule.max_len} allowed",
-                               EL_TOO_LONG, segment, position, loop, index, rule, value)
-        elif segment.id == "DTP" and index == 3:
-            self._check_period(segment, position, loop, value)
+    def _check_value(self, segment: Segment, position: int, loop: str, index: int, rule: Element,
+                     value: str) -> None:
+        kind = rule.type
+        if kind == "AN" or kind == "ID":
+            if rule.codes and value not in rule.codes:
+                self.element_error(f"{segment.id}{index:02d} {value!r} is not a valid code", EL_BAD_CODE,
+                                   segment, position, loop, index, rule, value)
+            elif len(value) > rule.max_len:
+                self.element_error(f"{segment.id}{index:02d} is {len(value)} characters long, at most "
+                                   f"{rule.max_len} allowed", EL_TOO_LONG, segment, position, loop, index,
+                                   rule, value)
+            elif index == 3 and segment.id == "DTP":
+                self._check_period(segment, position, loop, value)
+        elif kind == "R" or kind == "N0":
+            if _number(value) is None or (kind == "N0" and not value.isdigit()):
+                self.element_error(f"{segment.id}{index:02d} {value!r} is not a number", EL_BAD_CHAR,
+                                   segment, position, loop, index, rule, value)
+        elif kind == "DT":
+            if ccyymmdd(value) is None:
+                self.element_error(f"{segment.id}{index:02d} {value!r} is not a valid date (CCYYMMDD)",
+                                   EL_BAD_DATE, segment, position, loop, index, rule, value)
+        elif kind == "TM" and not _valid_time(value):
+            self.element_error(f"{segment.id}{index:02d} {value!r} is not a valid time (HHMM)",
+                               EL_BAD_TIME, segment, position, loop, index, rule, value)
 
     def _check_period(self, segment: Segment, position: int, loop: str, value: str) -> None:
         rule = ELEMENTS["DTP"][3]
@@ -389,6 +386,22 @@ _HI_FOLLOWING = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
 _PWK_CT = frozenset({"AB", "AD", "AF", "AG", "NS"})
 _PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
 _SV101_2 = Element("234", True, "AN", 1, 48)
+
+
+_PLAN = {segment_id: tuple(rules.items()) for segment_id, rules in ELEMENTS.items()}
+_SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl",
+            "CLM": "_check_clm"}
+_SLOTS_BY_ID: dict[str, dict[str, tuple[int, ...]]] = {
+    name: {segment: tuple(i for i, slot in enumerate(loop.slots) if slot.segment == segment)
+           for segment in {slot.segment for slot in loop.slots}} for name, loop in LOOPS.items()}
+_CHILDREN_BY_TRIGGER: dict[str, dict[str, list[tuple[str, bool, Loop]]]] = {}
+for _name, _loop in LOOPS.items():
+    for _child, _required, _ in _loop.children:
+        _CHILDREN_BY_TRIGGER.setdefault(_name, {}).setdefault(LOOPS[_child].trigger, []).append(
+            (_child, _required, LOOPS[_child]))
+    _CHILDREN_BY_TRIGGER.setdefault(_name, {})
+_CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
+                for name, loop in LOOPS.items()}
 
 
 def _with_claim(error: X12Error, start: int, claim_id: str) -> X12Error:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 
 from x12.errors import Level, X12Error, X12SyntaxError
 
-__all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "serialize"]
+__all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd"]
 
 ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
@@ -26,12 +28,24 @@ class Delimiters:
     suffix: str = ""
 
 
-@dataclass
 class Segment:
-    id: str
-    elements: list[str]
-    position: int
-    raw: str = field(repr=False, default="")
+    """One segment: its id, its elements (1-based through `get`) and its position in the file."""
+
+    __slots__ = ("id", "elements", "position")
+
+    def __init__(self, id: str, elements: list[str], position: int):
+        self.id = id
+        self.elements = elements
+        self.position = position
+
+    def __repr__(self) -> str:
+        return f"Segment({self.id!r}, {self.elements!r}, {self.position})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Segment) and (self.id, self.elements, self.position)
+                == (other.id, other.elements, other.position))
+
+    __hash__ = None  # mutable
 
     def get(self, index: int) -> str:
         """Element `index` (1-based), or '' when absent."""
@@ -48,6 +62,16 @@ class Interchange:
     segments: list[Segment]
     issues: list[X12Error]
     leading: str = ""
+
+
+def ccyymmdd(text: str) -> date | None:
+    """An X12 date (CCYYMMDD), or None when the text is not one."""
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
 
 
 def decode(data: bytes) -> str:
@@ -105,61 +129,93 @@ def _read_isa(text: str, start: int, position: int) -> tuple[Delimiters, int, li
 
 def tokenize(text: str) -> list[Interchange]:
     """Split text into interchanges of segments; each ISA sets its own delimiters."""
-    interchanges: list[Interchange] = []
-    offset, position = 0, 0
-    while True:
-        skipped = _skip_space(text, offset)
-        start = text.find("ISA", skipped)
-        if start < 0:
-            if text[skipped:].strip() and not interchanges:
-                raise X12SyntaxError("no ISA segment: an interchange must start with ISA",
-                                     "segment 1")
-            break
-        leading = text[skipped:start]
-        delimiters, offset, issues = _read_isa(text, start, position + 1)
-        position += 1
-        raw = text[start:offset - 1 - len(delimiters.suffix)]  # up to ISA16, without the terminator
-        isa = Segment("ISA", raw.split(delimiters.element)[1:], position, raw)
-        segments = [isa]
-        offset, position = _body(text, offset, delimiters, segments, issues, position)
-        interchanges.append(Interchange(delimiters, segments, issues, leading.strip()))
-        if offset >= len(text):
-            break
+    interchanges = []
+    for interchange, body in scan(text):
+        interchange.segments.extend(body)
+        interchanges.append(interchange)
     return interchanges
 
 
+def scan(text: str) -> Iterator[tuple[Interchange, Iterator[Segment]]]:
+    """Interchanges one at a time, each with an iterator over its segments after the ISA (read
+    lazily, so a consumer that keeps only what it needs holds one transaction set at a time).
+    Issues found while scanning are added to the interchange as its segments are read."""
+    state = {"offset": 0, "position": 0}
+    seen = False
+    while True:
+        skipped = _skip_space(text, state["offset"])
+        start = text.find("ISA", skipped)
+        if start < 0:
+            if text[skipped:].strip() and not seen:
+                raise X12SyntaxError("no ISA segment: an interchange must start with ISA",
+                                     "segment 1")
+            return
+        seen = True
+        leading = text[skipped:start]
+        delimiters, offset, issues = _read_isa(text, start, state["position"] + 1)
+        state["position"] += 1
+        raw = text[start:offset - 1 - len(delimiters.suffix)]  # up to ISA16, without the terminator
+        isa = Segment("ISA", raw.split(delimiters.element)[1:], state["position"])
+        interchange = Interchange(delimiters, [isa], issues, leading.strip())
+        state["offset"] = offset
+        body = _body(text, delimiters, issues, state)
+        yield interchange, body
+        for _ in body:  # the consumer stopped early: read on to the end of the interchange
+            pass
+        if state["offset"] >= len(text):
+            return
+
+
+_SPACE = " \t\r\n\ufeff"
+
+
 def _skip_space(text: str, offset: int) -> int:
-    while offset < len(text) and text[offset] in " \t\r\n\ufeff":
+    while offset < len(text) and text[offset] in _SPACE:
         offset += 1
     return offset
 
 
-def _body(text, offset, delimiters, segments, issues, position):
-    terminator = delimiters.segment
-    while offset < len(text):
-        offset = _skip_space(text, offset)
-        if offset >= len(text):
-            break
-        end = text.find(terminator, offset)
-        raw = text[offset:] if end < 0 else text[offset:end]
-        next_offset = len(text) if end < 0 else end + 1
-        raw = raw.rstrip(_NEWLINES) if terminator in _NEWLINES else raw
-        if raw.startswith("ISA") and raw[3:4] == delimiters.element and segments[-1].id != "IEA":
-            issues.append(X12Error("a new ISA starts before the interchange ended with IEA",
-                                   Level.INTERCHANGE, "023", "ISA", position + 1))
-            return offset, position
-        if raw.startswith("ISA") and segments[-1].id == "IEA":
-            return offset, position
-        position += 1
-        parts = raw.split(delimiters.element)
-        if end < 0 and terminator not in _NEWLINES:
-            issues.append(X12Error(f"segment {parts[0][:3]!r} is not terminated by {terminator!r}",
-                                   Level.INTERCHANGE, "023", parts[0][:3], position))
-        segments.append(Segment(parts[0], parts[1:], position, raw))
-        offset = next_offset
-        if parts[0] == "IEA":
-            return _skip_space(text, offset), position
-    return offset, position
+def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict) -> Iterator[Segment]:
+    terminator, element = delimiters.segment, delimiters.element
+    strip = terminator in _NEWLINES
+    length = len(text)
+    offset, position, previous = state["offset"], state["position"], "ISA"
+    find = text.find
+    try:
+        while offset < length:
+            while offset < length and text[offset] in _SPACE:
+                offset += 1
+            if offset >= length:
+                break
+            end = find(terminator, offset)
+            if end < 0:
+                raw, next_offset = text[offset:], length
+            else:
+                raw, next_offset = text[offset:end], end + 1
+            if strip:
+                raw = raw.rstrip(_NEWLINES)
+            if raw[:3] == "ISA":
+                if previous != "IEA" and raw[3:4] == element:
+                    issues.append(X12Error("a new ISA starts before the interchange ended with IEA",
+                                           Level.INTERCHANGE, "023", "ISA", position + 1))
+                    break
+                if previous == "IEA":
+                    break
+            position += 1
+            parts = raw.split(element)
+            segment_id = parts[0]
+            if end < 0 and not strip:
+                issues.append(X12Error(f"segment {segment_id[:3]!r} is not terminated by {terminator!r}",
+                                       Level.INTERCHANGE, "023", segment_id[:3], position))
+            del parts[0]
+            offset, previous = next_offset, segment_id
+            state["offset"], state["position"] = offset, position
+            yield Segment(segment_id, parts, position)
+            if segment_id == "IEA":
+                offset = _skip_space(text, offset)
+                break
+    finally:
+        state["offset"], state["position"] = offset, position
 
 
 def serialize(segments: list[Segment], delimiters: Delimiters) -> str:

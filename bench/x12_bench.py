@@ -1,0 +1,133 @@
+"""X12 benchmark: `rpm-scrubber check` (in memory) against pyx12's x12valid and a naive
+split-on-delimiters floor, on the same generated 837P batches, in one run.
+
+    .venv/bin/python bench/x12_bench.py                   # 1,000 / 10,000 / 100,000 claims
+    .venv/bin/python bench/x12_bench.py --sizes 1000 10000 --pyx12-max 10000
+
+Each figure comes from a fresh process (so peak memory is that process's own maximum resident
+size); times exclude interpreter start-up and imports. Rows:
+  check     read, validate against the guide, scrub every claim and render the JSON report
+  validate  read and validate against the guide only (what x12valid does)
+  pyx12     pyx12.x12n_document on the file (x12valid's work, 999 written to memory)
+  naive     decode, split on the segment terminator and element separator, count CLM segments
+Per-claim latency percentiles are for the scrub step of `check` (one claim after another).
+This prints figures; it never passes or fails.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(kind: str, path: str) -> dict:
+    data = Path(path).read_bytes()
+    if kind == "naive":
+        start = time.perf_counter()
+        text = data.decode("utf-8")
+        claims = sum(1 for segment in text.split("~") if segment.lstrip().split("*", 1)[0] == "CLM")
+        return {"seconds": time.perf_counter() - start, "claims": claims, "peak_mb": _peak_mb()}
+    if kind == "pyx12":
+        import io
+        import logging
+
+        import pyx12.params
+        import pyx12.x12n_document
+        logging.getLogger("pyx12").setLevel(logging.CRITICAL)
+        start = time.perf_counter()
+        ok = pyx12.x12n_document.x12n_document(param=pyx12.params.params(), src_file=path,
+                                               fd_997=io.StringIO(), fd_html=None)
+        return {"seconds": time.perf_counter() - start, "claims": None, "ok": ok, "peak_mb": _peak_mb()}
+    from scrubber.catalogue import catalogue
+    from scrubber.checker import Checker
+    from scrubber.documentation import Documentation
+    from scrubber.inputs import read_input
+    from scrubber.report import Report
+    shipped = catalogue()
+    start = time.perf_counter()
+    read = read_input(data, path, keep_segments=False)
+    del data
+    if kind == "validate":
+        return {"seconds": time.perf_counter() - start, "claims": len(read.items), "peak_mb": _peak_mb()}
+    checker = Checker(shipped, shipped.profiles["medicare"], Documentation())
+    items, read.items = read.items, []
+    latencies = []
+    with open(os.devnull, "w") as sink:  # the JSON report, streamed as `check --format json` does
+        report = Report(sink, "json")
+        for index in range(len(items)):
+            item, items[index] = items[index], None
+            began = time.perf_counter()
+            result = checker.check(item)
+            latencies.append(time.perf_counter() - began)
+            report.add(result)
+        report.close()
+    seconds = time.perf_counter() - start
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return {"seconds": seconds, "claims": len(latencies), "peak_mb": _peak_mb(),
+            "p50_ms": pick(0.50), "p95_ms": pick(0.95), "p99_ms": pick(0.99)}
+
+
+def _run(kind: str, path: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", kind, path], capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--pyx12-max", type=int, default=100000,
+                        help="skip pyx12 above this many claims (it runs at a few hundred claims/s)")
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return
+    from bench.gen837 import generate
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; batches from bench/gen837.py (seed 2026)")
+    header = f"{'claims':>8} {'tool':>9} {'seconds':>9} {'claims/s':>10} {'peak MB':>8}  notes"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as folder:
+        for size in args.sizes:
+            path = Path(folder) / f"batch{size}.837"
+            with path.open("w") as out:
+                for chunk in generate(size):
+                    out.write(chunk)
+            rows = {kind: _run(kind, str(path)) for kind in ("naive", "validate", "check")}
+            if size <= args.pyx12_max:
+                rows["pyx12"] = _run("pyx12", str(path))
+            for kind, row in rows.items():
+                notes = ""
+                if kind == "check":
+                    notes = (f"scrub latency p50 {row['p50_ms']:.3f} ms, p95 {row['p95_ms']:.3f} ms, "
+                             f"p99 {row['p99_ms']:.3f} ms; {row['seconds'] / rows['naive']['seconds']:.0f}x "
+                             "the naive floor")
+                    if "pyx12" in rows:
+                        notes += f"; {rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12"
+                elif kind == "validate" and "pyx12" in rows:
+                    notes = (f"{rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12; "
+                             f"{row['seconds'] / rows['naive']['seconds']:.0f}x the naive floor")
+                elif kind == "pyx12":
+                    notes = "valid" if row.get("ok") else "pyx12 reported errors"
+                print(f"{size:>8} {kind:>9} {row['seconds']:>9.3f} {size / row['seconds']:>10.0f} "
+                      f"{row['peak_mb']:>8.1f}  {notes}")
+
+
+if __name__ == "__main__":
+    main()
