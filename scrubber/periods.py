@@ -4,6 +4,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from scrubber.documentation import Episode
 
@@ -38,6 +39,7 @@ def month_of(day: date) -> tuple[int, int]:
     return (day.year, day.month)
 
 
+@lru_cache(maxsize=4096)
 def month_window(day: date) -> Window:
     last = calendar.monthrange(day.year, day.month)[1]
     return Window(day.replace(day=1), day.replace(day=last))
@@ -49,6 +51,7 @@ def anchoring_episode(day: date, episodes) -> Episode | None:
     return max(containing, key=lambda e: e.start, default=None)
 
 
+@lru_cache(maxsize=16384)
 def device_window(first: date, last: date, episodes) -> Window:
     """The 30-day period of a device line dated `first`..`last` (its service date is `last`)."""
     episode = anchoring_episode(last, episodes)
