@@ -137,3 +137,15 @@ def test_acks_and_split_are_written_per_input_file(tmp_path, docs):
     assert "CLM*C1*" in outbound and "CLM*C2*" not in outbound
     claim_ack = (acks / "batch.837.277").read_text()
     assert "TRN*2*C1~\nSTC*A2:20*" in claim_ack and "SVC*HC:99458*50*****1~" in claim_ack
+
+
+def test_acks_for_stdin_and_hl7_files(tmp_path, docs):
+    hl7 = tmp_path / "dft.hl7"
+    hl7.write_bytes(dft_p03("H1", [Line("99457", "20260415")], mrn="MRN-1",
+                            obx=obx_minutes(1, 22, "202604021000", "video")).encode())
+    text = x12_837([ClaimSpec("C1", [Line("99470", "20260331")])]).encode()
+    acks = tmp_path / "acks"
+    result = run("check", "--docs", str(docs), "--acks", str(acks), "-", str(hl7), stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in acks.iterdir()) == ["stdin.277", "stdin.999"]
+    assert b"HL7 ACKs are not written yet" in result.stderr

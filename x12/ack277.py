@@ -56,6 +56,7 @@ class _ClaimRow:
     clm: Segment
     provider: Segment | None
     decision: Decision
+    out_of_balance: bool = False  # its only X12 errors are SNIP 3 balancing edits
 
     @property
     def charge(self) -> Decimal:
@@ -78,7 +79,9 @@ def _rows(result: SetResult, decide: Callable[[Claim], Decision]) -> list[_Claim
     rows = []
     for item, (start, _) in zip(
             (i for i in result.items if isinstance(i, Claim)), result.spans, strict=True):
-        rows.append(_ClaimRow(item, segments[start - 2], providers.get(start), decide(item)))
+        own = [e for e in result.errors if e.claim_start == start]
+        balancing = bool(own) and all(e.edit for e in own)
+        rows.append(_ClaimRow(item, segments[start - 2], providers.get(start), decide(item), balancing))
     return rows
 
 
@@ -176,7 +179,7 @@ class _Builder:
         if row.accepted:
             self.segments.append(["STC", ACCEPTED, today, "WQ", charge])
         else:
-            statuses = self.statuses(claim, blocking)
+            statuses = self.statuses(row, blocking)
             stc: list[Element] = ["STC", statuses[0], today, "U", charge, "", "", "", "", "",
                                   statuses[1] if len(statuses) > 1 else "",
                                   statuses[2] if len(statuses) > 2 else "", self.explain(blocking)]
@@ -188,17 +191,20 @@ class _Builder:
                 if line_findings:
                     self.line(line, line_findings, today)
 
-    def statuses(self, claim: Claim, blocking: list[Finding]) -> list[tuple[str, ...]]:
-        out: list[tuple[str, ...]] = []
-        if blocking and all(f.rule == "malformed-message" for f in blocking) and claim.issues and all(
-                "SNIP type 3" in issue.message for issue in claim.issues):
+    def statuses(self, row: _ClaimRow, blocking: list[Finding]) -> list[tuple[str, ...]]:
+        if row.out_of_balance and all(f.rule == "malformed-message" for f in blocking):
             return [BALANCING]
-        for finding in blocking:
+        return self.rule_statuses(blocking) or [("A3", "21")]
+
+    def rule_statuses(self, findings: list[Finding]) -> list[tuple[str, ...]]:
+        """Up to three distinct category:status pairs of the findings' rules (STC01, STC10, STC11)."""
+        out: list[tuple[str, ...]] = []
+        for finding in findings:
             rule = self.catalogue.rules.get(finding.rule)
             status = (rule.ack277_category, rule.ack277_status) if rule else ("A3", "21")
             if status not in out:
                 out.append(status)
-        return out[:3] or [("A3", "21")]
+        return out[:3]
 
     def explain(self, blocking: list[Finding]) -> str:
         if not blocking:
@@ -221,21 +227,13 @@ class _Builder:
         code: list[str] = ["HC", self.text(line.code, 48) or "UNKNOWN", *modifiers]
         svc: list[Element] = ["SVC", tuple(code), _amount(_money(line.charge or "0")), "", "", "", "",
                               str(line.units) if line.units is not None else ""]
-        statuses = self.statuses_for_line(findings)
+        statuses = self.rule_statuses(findings)
         self.segments.append(svc)
         more = [*statuses[1:], "", ""][:2]
         self.segments.append(["STC", statuses[0], today, "U", "", "", "", "", "", "", *more])
         if line.first_date:
             self.segments.append(_dtp(line.first_date, line.service_date))
 
-    def statuses_for_line(self, findings: list[Finding]) -> list[tuple[str, ...]]:
-        out: list[tuple[str, ...]] = []
-        for finding in findings:
-            rule = self.catalogue.rules.get(finding.rule)
-            status = (rule.ack277_category, rule.ack277_status) if rule else ("A3", "21")
-            if status not in out:
-                out.append(status)
-        return out[:3]
 
 
 def _dtp(first: date, last: date | None) -> list[Element]:
