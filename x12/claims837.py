@@ -2,7 +2,7 @@
 2300 CLM/REF*EA/PWK, 2400 SV1/DTP*472)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
 from x12.envelope import TransactionSet
@@ -54,7 +54,7 @@ class _SetReader:
         self.patient: dict | None = None
         self.drafts: list[tuple[_Draft, str | None, str | None, dict, dict | None]] = []
         self.draft: _Draft | None = None
-        self.line: ServiceLine | None = None
+        self.line: dict | None = None
         self.position = 0
 
     def read(self) -> tuple[list[Claim], list[tuple[int, int]]]:
@@ -129,28 +129,29 @@ class _SetReader:
             return
         self._close_line()
         self.loop = "2400"
-        self.line = ServiceLine(number=len(self.draft.lines) + 1, code=None,
-                                locations={"line": _where("2400", segment, number, 1)})
+        # the line's fields, made into a ServiceLine when the line ends
+        self.line = {"number": len(self.draft.lines) + 1, "code": None,
+                     "locations": {"line": _where("2400", segment, number, 1)}}
 
     def _seg_sv1(self, segment: Segment, number: int) -> None:
-        if self.line is None or self.loop != "2400":
+        line = self.line
+        if line is None or self.loop != "2400":
             return
         parts = segment.get(1).split(self.d.component)
         known = parts[0] in PRODUCT_QUALIFIERS
         units_text = segment.get(4)
-        self.line = replace(
-            self.line,
+        line.update(
             code=parts[1] if known and len(parts) > 1 and parts[1] else None,
             modifiers=tuple(p for p in parts[2:6] if p),
             units=whole_units(units_text), units_text=units_text or None,
             charge=segment.get(2) or None,
-            diagnosis_pointers=tuple(p for p in segment.get(7).split(self.d.component) if p),
-            locations={**self.line.locations, "code": _where("2400", segment, number, 1, 2),
-                       "units": _where("2400", segment, number, 4)},
-        )
+            diagnosis_pointers=tuple(p for p in segment.get(7).split(self.d.component) if p))
+        line["locations"]["code"] = _where("2400", segment, number, 1, 2)
+        line["locations"]["units"] = _where("2400", segment, number, 4)
 
     def _seg_dtp(self, segment: Segment, number: int) -> None:
-        if self.line is None or self.loop != "2400" or segment.get(1) != "472":
+        line = self.line
+        if line is None or self.loop != "2400" or segment.get(1) != "472":
             return
         text = segment.get(3)
         if segment.get(2) == "RD8" and "-" in text:
@@ -161,18 +162,19 @@ class _SetReader:
         else:
             start = end = None
         valid = start is not None and end is not None
-        self.line = replace(self.line, date_from=start if valid else None,
-                            date_to=end if valid else None, date_text=text or None,
-                            locations={**self.line.locations,
-                                       "date": _where("2400", segment, number, 3)})
+        line.update(date_from=start if valid else None, date_to=end if valid else None,
+                    date_text=text or None)
+        line["locations"]["date"] = _where("2400", segment, number, 3)
 
     def _close_line(self) -> None:
-        if self.line is not None and self.draft is not None:
-            if self.line.code is None and "code" not in self.line.locations:
-                self.line.locations["code"] = self.line.locations["line"].replace("LX01", "SV1")
-            if "date" not in self.line.locations:
-                self.line.locations["date"] = self.line.locations["line"].replace("LX01", "DTP*472")
-            self.draft.lines.append(self.line)
+        line = self.line
+        if line is not None and self.draft is not None:
+            locations = line["locations"]
+            if line["code"] is None and "code" not in locations:
+                locations["code"] = locations["line"].replace("LX01", "SV1")
+            if "date" not in locations:
+                locations["date"] = locations["line"].replace("LX01", "DTP*472")
+            self.draft.lines.append(ServiceLine(**line))
         self.line = None
 
     def _close_claim(self) -> None:
