@@ -126,7 +126,7 @@ def main() -> None:
                 elif kind == "pyx12":
                     notes = "valid" if row.get("ok") else "pyx12 reported errors"
                 print(f"{size:>8} {kind:>9} {row['seconds']:>9.3f} {size / row['seconds']:>10.0f} "
-                      f"{row['peak_mb']:>8.1f}  {notes}")
+                      f"{row['peak_mb']:>8.1f}  {notes}".rstrip())
 
 
 if __name__ == "__main__":
