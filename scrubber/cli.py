@@ -134,6 +134,10 @@ def write_answers(inputs: list[Input], results: list[ClaimResult], acks: str | N
             if acks:
                 click.echo(f"rpm-scrubber: {read.source}: HL7 ACKs are not written yet", err=True)
             continue
+        if read.batch.fatal is not None:
+            click.echo(f"rpm-scrubber: {read.source}: no acknowledgement, there is no interchange to "
+                       f"answer ({read.batch.fatal.message})", err=True)
+            continue
         answers = answer_x12(read.batch, decide, catalogue(), stamps)
         if acks:
             for suffix, text in ((".ta1", answers.ta1), (".999", answers.ack999), (".277", answers.ack277)):

@@ -64,6 +64,8 @@ def _run(rule_id: str, rule: Rule, month: PatientMonth, claim: Claim, profile: P
                   "needs a manual review for that rule",
                   "Review the claim by hand for this rule and report the failure")
         return [f for f in [_stamp(CRASH_RULE, hit, claim, profile, catalogue)] if f]
+    if not hits:
+        return []
     stamped = (_stamp(rule_id, hit, claim, profile, catalogue) for hit in hits)
     return [finding for finding in stamped if finding is not None]
 

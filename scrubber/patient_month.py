@@ -64,6 +64,7 @@ class PatientMonth:
         self.entries, self.programs_of = _dedupe(record.time_entries if record else ())
         self.episodes = tuple(e for e in (record.episodes if record else ()) if e.program == "RPM")
         self._lines: dict[int, tuple[Claim, tuple[BilledLine, ...]]] = {}
+        self._documented: dict[BilledLine, bool] = {}
 
     # -- billed lines -----------------------------------------------------------------------
     def code(self, code: str) -> CodeInfo | None:
@@ -121,6 +122,14 @@ class PatientMonth:
 
     def has_documentation_for(self, line: BilledLine) -> bool:
         """RULES.md section 5: what counts as documentation for a line."""
+        if self.record is None:
+            return False
+        known = self._documented.get(line)
+        if known is None:
+            known = self._documented[line] = self._has_documentation_for(line)
+        return known
+
+    def _has_documentation_for(self, line: BilledLine) -> bool:
         info = self.code(line.code)
         if info.group == "management":
             return bool(self.entries_in(month_window(line.service_date), program=None))

@@ -149,3 +149,13 @@ def test_acks_for_stdin_and_hl7_files(tmp_path, docs):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in acks.iterdir()) == ["stdin.277", "stdin.999"]
     assert b"HL7 ACKs are not written yet" in result.stderr
+
+
+def test_acks_say_why_when_there_is_no_interchange_to_answer(tmp_path):
+    broken = tmp_path / "broken.837"
+    broken.write_text("ISA*00*x~GS*HC~")
+    acks = tmp_path / "acks"
+    result = run("check", "--acks", str(acks), str(broken))
+    assert result.returncode == 1
+    assert list(acks.iterdir()) == []
+    assert b"no acknowledgement, there is no interchange to answer" in result.stderr
