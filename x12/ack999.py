@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from x12.errors import Level, X12Error
 from x12.reader import Batch, GroupResult, InterchangeResult, SetResult
+from x12.tokenizer import ccyymmdd
 from x12.writer import Element, Stamp, ack_delimiters, ack_interchange, clean, render
 
 __all__ = ["build_999", "build_ta1", "acknowledge", "VERSION_999"]
@@ -78,6 +79,12 @@ def _group_set(group: GroupResult, delimiters) -> list[list[Element]]:
     return [["999", VERSION_999], *body]
 
 
+def _acknowledged(interchange: InterchangeResult) -> list[GroupResult]:
+    """The groups a 999 answers: every one but acknowledgements (GS01 FA), which are never
+    acknowledged in turn."""
+    return [group for group in interchange.groups if group.group.gs.get(1) != "FA"]
+
+
 def build_999(interchange: InterchangeResult, stamp: Stamp) -> str | None:
     """The 999 interchange answering every functional group of an accepted interchange, or None
     when the interchange is rejected (it gets a TA1) or has no group."""
@@ -85,8 +92,11 @@ def build_999(interchange: InterchangeResult, stamp: Stamp) -> str | None:
         return None
     delimiters = ack_delimiters(interchange.delimiters)
     isa = interchange.envelope.interchange.segments[0]
-    first = interchange.groups[0].group.gs
-    sets = [_group_set(group, delimiters) for group in interchange.groups]
+    groups = _acknowledged(interchange)
+    if not groups:
+        return None
+    first = groups[0].group.gs
+    sets = [_group_set(group, delimiters) for group in groups]
     gs: list[Element] = ["FA", first.get(3), first.get(2), VERSION_999]
     return ack_interchange(isa, delimiters, stamp, [(gs, sets)])
 
@@ -100,9 +110,23 @@ def build_ta1(interchange: InterchangeResult, stamp: Stamp) -> str | None:
     code = interchange.errors[0].code if interchange.errors else "000"
     status = "R" if interchange.errors else "A"
     text = ack_interchange(isa, delimiters, stamp, [])
-    ta1 = render([["TA1", isa.get(13), isa.get(9), isa.get(10), status, code]], delimiters)
+    ta1 = render([["TA1", *_ta1_reference(isa, stamp), status, code]], delimiters)
     head, _, tail = text.partition(delimiters.segment + delimiters.suffix)
     return head + delimiters.segment + delimiters.suffix + ta1 + tail
+
+
+def _ta1_reference(isa, stamp: Stamp) -> tuple[str, str, str]:
+    """TA101-TA103: the inbound ISA13, ISA09 and ISA10. A value the sender mangled (the TA1 is
+    often about exactly that) cannot be echoed as is: the control number is cut or zero-filled to
+    nine digits, and an impossible date or time is replaced by the acknowledgement's own."""
+    control = isa.get(13).strip()
+    control = control[-9:].zfill(9) if control.isdigit() else "000000000"
+    day, hour = isa.get(9).strip(), isa.get(10).strip()
+    if not (len(day) == 6 and day.isdigit() and ccyymmdd("20" + day)):
+        day = stamp.now.strftime("%y%m%d")
+    if not (len(hour) == 4 and hour.isdigit() and int(hour[:2]) < 24 and int(hour[2:]) < 60):
+        hour = stamp.now.strftime("%H%M")
+    return control, day, hour
 
 
 def acknowledge(batch: Batch, stamps: Iterator[Stamp]) -> tuple[list[str], list[str]]:
@@ -112,6 +136,6 @@ def acknowledge(batch: Batch, stamps: Iterator[Stamp]) -> tuple[list[str], list[
         isa = interchange.envelope.interchange.segments[0]
         if not interchange.accepted or isa.get(14) == "1":
             ta1s.append(build_ta1(interchange, next(stamps)))
-        if interchange.accepted and interchange.groups:
+        if interchange.accepted and _acknowledged(interchange):
             acks.append(build_999(interchange, next(stamps)))
     return acks, ta1s
