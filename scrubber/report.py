@@ -19,8 +19,11 @@ def summary(results: list[ClaimResult]) -> dict[str, int]:
 
 
 def as_json(results: list[ClaimResult]) -> str:
-    document = {"claims": [r.as_json() for r in results], "summary": summary(results)}
-    return json.dumps(document, indent=2)
+    """One JSON object, one claim per line (compact, so the C encoder writes it)."""
+    claims = ",\n".join("  " + json.dumps(r.as_json()) for r in results)
+    body = f"[\n{claims}\n]" if results else "[]"
+    return f'{{"claims": {body},\n"summary": {json.dumps(summary(results))}}}'
+
 
 
 def _claim_block(result: ClaimResult) -> list[str]:
@@ -65,16 +68,15 @@ class Report:
         first = sum(self.counts.values()) == 0
         self.counts[result.verdict.value] += 1
         if self.kind == "json":
-            claim = json.dumps(result.as_json(), indent=2).replace("\n", "\n    ")
-            self.out.write(('{\n  "claims": [\n    ' if first else ",\n    ") + claim)
+            claim = json.dumps(result.as_json())
+            self.out.write(('{"claims": [\n  ' if first else ",\n  ") + claim)
         else:
             self.out.write("\n".join(_claim_block(result)) + "\n\n")
 
     def close(self) -> None:
         if self.kind == "json":
-            counts = json.dumps(self.counts, indent=2).replace("\n", "\n  ")
-            start = '{\n  "claims": [],' if sum(self.counts.values()) == 0 else "\n  ],"
-            self.out.write(f'{start}\n  "summary": {counts}\n}}\n')
+            start = '{"claims": []' if sum(self.counts.values()) == 0 else "\n]"
+            self.out.write(f'{start},\n"summary": {json.dumps(self.counts)}}}\n')
         else:
             total = sum(self.counts.values())
             self.out.write(f"{total} claim{'s' if total != 1 else ''}: {self.counts['pass']} pass, "

@@ -159,3 +159,25 @@ def test_acks_say_why_when_there_is_no_interchange_to_answer(tmp_path):
     assert result.returncode == 1
     assert list(acks.iterdir()) == []
     assert b"no acknowledgement, there is no interchange to answer" in result.stderr
+
+
+def test_streamed_report_is_the_whole_report(tmp_path):
+    """`check` writes each claim as it is checked; the result equals the report rendered at once,
+    and the JSON has one claim per line."""
+    import io
+
+    from scrubber.cli import run_check
+    from scrubber.report import Report, as_json, as_text
+    demo = Path(__file__).resolve().parents[1] / "scrubber" / "demo"
+    _, results = run_check([str(demo / "batch.837"), str(demo / "dft_p03.hl7")],
+                           [str(demo / "documentation.json")], "medicare")
+    for kind, whole in (("json", as_json), ("text", as_text)):
+        for subset in (results, []):
+            out = io.StringIO()
+            report = Report(out, kind)
+            for result in subset:
+                report.add(result)
+            report.close()
+            assert out.getvalue() == whole(subset) + "\n"
+    lines = as_json(results).splitlines()
+    assert len(lines) == len(results) + 3 and json.loads(as_json(results))["summary"]["block"] == 2
