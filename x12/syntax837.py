@@ -194,9 +194,10 @@ class _Checker:
 
     def _missing_slots(self, frame: _Frame, upto: int, next_id: str, position: int) -> None:
         slots, uses = frame.loop.slots, frame.uses
-        for index in range(max(frame.slot, 0) + 1, upto):
-            slot = slots[index]
-            if slot.required and not uses.get(index):
+        after = frame.slot if frame.slot > 0 else 0
+        for index in _REQUIRED_SLOTS[frame.loop.id]:
+            if after < index < upto and not uses.get(index):
+                slot = slots[index]
                 self.segment_error(f"required segment {slot.segment} is missing from loop {frame.loop.id} "
                                    f"(found {next_id} instead)", MISSING, slot.segment, position,
                                    frame.loop.id)
@@ -400,6 +401,8 @@ for _name, _loop in LOOPS.items():
         _CHILDREN_BY_TRIGGER.setdefault(_name, {}).setdefault(LOOPS[_child].trigger, []).append(
             (_child, _required, LOOPS[_child]))
     _CHILDREN_BY_TRIGGER.setdefault(_name, {})
+_REQUIRED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required)
+                   for name, loop in LOOPS.items()}
 _CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
                 for name, loop in LOOPS.items()}
 
