@@ -13,8 +13,7 @@ __all__ = ["lines_of", "same_month", "same_period", "month_label", "days_label",
 
 def lines_of(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:
     """The claim's checkable lines with one of `codes` (all catalogue codes when none given)."""
-    return [line for line in month.lines_for(claim)
-            if (line.code in codes if codes else month.code(line.code) is not None)]
+    return list(month.lines_with(claim, codes))
 
 
 def same_month(a: BilledLine, b: BilledLine) -> bool:
