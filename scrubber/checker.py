@@ -60,10 +60,6 @@ class Checker:
         self._by_member: dict[str, list[int]] = {}
         self._by_claim: dict[tuple, list[int]] = {}
 
-    @property
-    def accepted(self) -> list[_Accepted]:
-        return list(self._accepted.values())
-
     def _live(self, numbers) -> list[_Accepted]:
         found = {n for n in numbers if n in self._accepted}
         return [self._accepted[n] for n in sorted(found)]

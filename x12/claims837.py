@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
+from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, whole_units
 from x12.envelope import TransactionSet
 from x12.guide837 import PRODUCT_QUALIFIERS
 from x12.tokenizer import Delimiters, Segment, ccyymmdd
@@ -25,11 +25,6 @@ _date = ccyymmdd
 
 
 @dataclass
-class _Party:
-    identity: dict = field(default_factory=dict)
-
-
-@dataclass
 class _Draft:
     claim_id: str
     frequency: Frequency
@@ -38,7 +33,6 @@ class _Draft:
     mrn: str | None = None
     attachments: list[str] = field(default_factory=list)
     lines: list[ServiceLine] = field(default_factory=list)
-    issues: list[SyntaxIssue] = field(default_factory=list)
     locations: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,11 +185,10 @@ class _SetReader:
                                    last_name=person.get("last") or None,
                                    first_name=person.get("first") or None,
                                    birth_date=person.get("birth"))
-        issues = list(draft.issues)
         return Claim(
             claim_id=draft.claim_id or None, format="x12", source=self.source, patient=identity,
             lines=tuple(draft.lines), frequency=draft.frequency, billing_provider=provider,
-            payer_id=payer, attachments=tuple(draft.attachments), issues=tuple(issues),
+            payer_id=payer, attachments=tuple(draft.attachments),
             locations=draft.locations,
         )
 

@@ -7,7 +7,7 @@ element and component) and the claim it lies in, so the 999 can name the claim i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from x12.errors import Level, X12Error
@@ -408,7 +408,6 @@ _CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.requi
 
 
 def _with_claim(error: X12Error, start: int, claim_id: str) -> X12Error:
-    from dataclasses import replace
     return replace(error, claim_start=start, claim_id=claim_id)
 
 
