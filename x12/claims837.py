@@ -12,7 +12,7 @@ from x12.tokenizer import Delimiters, Segment, ccyymmdd
 __all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
 
 SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
-_HANDLED = ("HL", "NM1", "DMG", "CLM", "REF", "PWK", "SBR", "LX", "SV1", "DTP")
+_HANDLED = ("HL", "NM1", "DMG", "CLM", "REF", "PWK", "LX", "SV1", "DTP")
 _FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
 
@@ -37,11 +37,12 @@ class _Draft:
 
 
 class _SetReader:
-    """Walks one 837P transaction set segment by segment, tracking the loop it is in."""
+    """Walks one 837P transaction set segment by segment, in the loops the guide walk placed
+    each segment in (x12.syntax837)."""
 
-    def __init__(self, tset: TransactionSet, delimiters: Delimiters, source: str):
-        self.tset, self.d, self.source = tset, delimiters, source
-        self.loop = "header"
+    def __init__(self, tset: TransactionSet, delimiters: Delimiters, source: str, loops: list[str]):
+        self.tset, self.d, self.source, self.loops = tset, delimiters, source, loops
+        self.loop = ""
         self.billing_provider: str | None = None
         self.payer: str | None = None
         self.subscriber: dict = {}
@@ -57,6 +58,7 @@ class _SetReader:
             handler = handlers.get(segment.id)
             if handler is not None:
                 self.position = number
+                self.loop = self.loops[number - 2]
                 handler(segment, number)
         self.position = len(self.tset.segments) + 2
         self._close_claim()
@@ -67,7 +69,6 @@ class _SetReader:
     def _seg_hl(self, segment: Segment, number: int) -> None:
         self._close_claim()
         level = segment.get(3)
-        self.loop = {"20": "2000A", "22": "2000B", "23": "2000C"}.get(level, f"HL{level}")
         if level == "22":
             self.subscriber, self.patient, self.payer = {}, None, None
         elif level == "23":
@@ -77,18 +78,14 @@ class _SetReader:
 
     def _seg_nm1(self, segment: Segment, number: int) -> None:
         entity = segment.get(1)
-        if self.loop == "2000A" and entity == "85":
-            self.loop = "2010AA"
+        if self.loop == "2010AA" and entity == "85":
             self.billing_provider = segment.get(9) or None
-        elif self.loop in ("2000B", "2010BA", "2010BB") and entity == "IL":
-            self.loop = "2010BA"
+        elif self.loop == "2010BA" and entity == "IL":
             self.subscriber.update(last=segment.get(3), first=segment.get(4),
                                    member=segment.get(9) or None)
-        elif self.loop in ("2000B", "2010BA", "2010BB") and entity == "PR":
-            self.loop = "2010BB"
+        elif self.loop == "2010BB" and entity == "PR":
             self.payer = segment.get(9) or None
-        elif self.loop in ("2000C", "2010CA") and entity == "QC":
-            self.loop = "2010CA"
+        elif self.loop == "2010CA" and entity == "QC" and self.patient is not None:
             self.patient.update(last=segment.get(3), first=segment.get(4))
 
     def _seg_dmg(self, segment: Segment, number: int) -> None:
@@ -99,7 +96,6 @@ class _SetReader:
     # -- claim ------------------------------------------------------------------------------
     def _seg_clm(self, segment: Segment, number: int) -> None:
         self._close_claim()
-        self.loop = "2300"
         frequency = segment.component(5, 3, self.d)
         self.draft = _Draft(segment.get(1), _FREQUENCIES.get(frequency, Frequency.ORIGINAL), number)
         self.draft.locations["CLM01"] = _where("2300", segment, number, 1)
@@ -112,17 +108,12 @@ class _SetReader:
     def _seg_pwk(self, segment: Segment, number: int) -> None:
         if self.draft and segment.get(5) == "AC" and segment.get(6):
             self.draft.attachments.append(segment.get(6))
-            self.draft.locations[f"PWK:{segment.get(6)}"] = _where(self.loop, segment, number, 6)
-
-    def _seg_sbr(self, segment: Segment, number: int) -> None:
-        if self.loop in ("2300", "2400"):
-            self.loop = "2320"
+            self.draft.locations[f"PWK:{segment.get(6)}"] = _where(self.loop or "2300", segment, number, 6)
 
     def _seg_lx(self, segment: Segment, number: int) -> None:
-        if self.draft is None:
+        if self.draft is None or self.loop != "2400":
             return
         self._close_line()
-        self.loop = "2400"
         # the line's fields, made into a ServiceLine when the line ends
         self.line = {"number": len(self.draft.lines) + 1, "code": None,
                      "locations": {"line": _where("2400", segment, number, 1)}}
@@ -194,8 +185,8 @@ class _SetReader:
 
 
 
-def claims_from_set(tset: TransactionSet, delimiters: Delimiters,
-                    source: str) -> tuple[list[Claim], list[tuple[int, int]]]:
+def claims_from_set(tset: TransactionSet, delimiters: Delimiters, source: str,
+                    loops: list[str]) -> tuple[list[Claim], list[tuple[int, int]]]:
     """The claims of one 837P transaction set and the span of segment positions each came from
     (its CLM up to the next CLM, HL or SE). Syntax is checked by x12.syntax837, not here."""
-    return _SetReader(tset, delimiters, source).read()
+    return _SetReader(tset, delimiters, source, loops).read()

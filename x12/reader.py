@@ -209,7 +209,7 @@ def _read_set(tset: TransactionSet, group: Group, delimiters: Delimiters, source
     check = check_set(tset.segments, delimiters)
     result.errors.extend(check.errors)
     result.loops = check.loops
-    claims, spans = claims_from_set(tset, delimiters, source)
+    claims, spans = claims_from_set(tset, delimiters, source, check.loops)
     whole_set = [_issue(e) for e in result.errors
                          if e.level is Level.SET or (not e.claim_start and not e.edit)]
     if not claims:
