@@ -246,8 +246,8 @@ def accepted_sets(interchange: InterchangeResult) -> list[SetResult]:
     """The 837 sets the 999 accepted (IK5 A or E in a group and interchange without errors)."""
     if not interchange.accepted:
         return []
-    return [result for group in interchange.groups if not group.errors for result in group.sets
-            if result.ack_code in ("A", "E") and any(isinstance(i, Claim) for i in result.items)]
+    return [result for group in interchange.groups for result in group.accepted_sets
+            if any(isinstance(i, Claim) for i in result.items)]
 
 
 def build_277ca(interchange: InterchangeResult, decide: Callable[[Claim], Decision],

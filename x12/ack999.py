@@ -27,7 +27,7 @@ _HEADER_LOOPS = {"ST", "HEADER", ""}
 
 def _set_segments(result: SetResult, delimiters) -> list[list[Element]]:
     tset = result.tset
-    segments: list[list[Element]] = [["999", VERSION_999]]
+    segments: list[list[Element]] = []
     ak2: list[Element] = ["AK2", tset.st.get(1), tset.control]
     if tset.st.get(3):
         ak2.append(tset.st.get(3))
@@ -70,9 +70,9 @@ def _group_set(group: GroupResult, delimiters) -> list[list[Element]]:
     body: list[list[Element]] = []
     body.append(["AK1", gs.get(1), gs.get(6), gs.get(8)])
     for result in group.sets:
-        body.extend(_set_segments(result, delimiters)[1:])
+        body.extend(_set_segments(result, delimiters))
     included = group.group.ge.get(1) if group.group.ge else ""
-    accepted = sum(1 for s in group.sets if s.ack_code in ("A", "E") and not group.errors)
+    accepted = len(group.accepted_sets)
     codes = list(dict.fromkeys(e.code for e in group.errors))[:5]
     body.append(["AK9", group.ack_code, included if included.isdigit() else str(len(group.sets)),
                  str(len(group.sets)), str(accepted), *codes])

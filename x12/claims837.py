@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, whole_units
 from x12.envelope import TransactionSet
+from x12.errors import x12_location
 from x12.guide837 import PRODUCT_QUALIFIERS
 from x12.tokenizer import Delimiters, Segment, ccyymmdd
 
@@ -17,8 +18,7 @@ _FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
 
 def _where(loop: str, segment: Segment, number: int, element: int, component: int = 0) -> str:
-    suffix = f"-{component}" if component else ""
-    return f"{loop}/{segment.id}{element:02d}{suffix} at segment {number}"
+    return x12_location(loop, segment.id, number, element, component)
 
 
 _date = ccyymmdd

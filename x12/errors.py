@@ -4,7 +4,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["X12SyntaxError", "Level", "X12Error"]
+__all__ = ["X12SyntaxError", "Level", "X12Error", "x12_location"]
+
+
+def x12_location(loop: str, segment_id: str, position: int, element: int = 0, component: int = 0) -> str:
+    """`2400/SV101-2 at segment 20`: loop, segment, element and component, position in the set."""
+    prefix = f"{loop}/" if loop else ""
+    element_text = f"{element:02d}" if element else ""
+    component_text = f"-{component}" if component else ""
+    return f"{prefix}{segment_id}{element_text}{component_text} at segment {position}"
 
 
 class X12SyntaxError(Exception):
@@ -56,7 +64,4 @@ class X12Error:
     def location(self) -> str:
         if not self.segment_id:
             return f"segment {self.position}" if self.position else "end of file"
-        loop = f"{self.loop}/" if self.loop else ""
-        element = f"{self.element:02d}" if self.element else ""
-        component = f"-{self.component}" if self.component else ""
-        return f"{loop}{self.segment_id}{element}{component} at segment {self.position}"
+        return x12_location(self.loop, self.segment_id, self.position, self.element, self.component)

@@ -47,6 +47,11 @@ class SetResult:
             return "R"
         return "E" if errors else "A"
 
+    @property
+    def accepted(self) -> bool:
+        """The 999 takes the set (IK5 A or E): its clean claims may go on."""
+        return self.ack_code in ("A", "E")
+
 
 @dataclass
 class GroupResult:
@@ -63,6 +68,11 @@ class GroupResult:
         if "R" in codes:
             return "P"
         return "E" if "E" in codes else "A"
+
+    @property
+    def accepted_sets(self) -> list[SetResult]:
+        """The sets the 999 accepts (none when the group itself is in error)."""
+        return [] if self.errors else [s for s in self.sets if s.accepted]
 
 
 @dataclass

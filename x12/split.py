@@ -90,9 +90,7 @@ def split_interchange(interchange: InterchangeResult, keep: Callable[[Claim], bo
     out: list[Segment] = []
     groups = 0
     for group in interchange.groups:
-        if group.errors:
-            continue
-        sets = [s for s in (_split_set(r, keep) for r in group.sets if r.ack_code in ("A", "E")) if s]
+        sets = [s for s in (_split_set(r, keep) for r in group.accepted_sets) if s]
         if not sets:
             continue
         groups += 1

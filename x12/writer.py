@@ -27,10 +27,6 @@ class Stamp:
     def isa13(self) -> str:
         return f"{self.control % 10**9:09d}"
 
-    @property
-    def gs06(self) -> str:
-        return str(self.control % 10**9)
-
 
 def ack_delimiters(inbound: Delimiters) -> Delimiters:
     """The inbound delimiters; a 4010-style ISA11 (no repetition separator) gets '^' unless taken,
