@@ -13,7 +13,7 @@ from scrubber.checker import Checker
 from scrubber.docjson import load_documentation
 from scrubber.findings import Verdict
 from tests.builders import ClaimSpec, Line, x12_837
-from tests.x12oracle import pyx12_errors
+from tests.x12oracle import as_x222a1, pyx12_errors
 from x12.reader import read_batch
 
 NOW = datetime(2026, 4, 2, 9, 30)
@@ -202,9 +202,7 @@ def oracle_errors(text: str) -> list[str]:
         parts.append(serialize(interchange.segments, Delimiters(d.element, d.repetition, d.component,
                                                                   "~" if d.segment in "\r\n" else d.segment,
                                                                   "\n")))
-    normalised = "".join(parts)
-    for version in ("005010X222A2", "005010X222~"):
-        normalised = normalised.replace(version, "005010X222A1" + ("~" if version.endswith("~") else ""))
+    normalised = as_x222a1("".join(parts))
     return [e for e in pyx12_errors(normalised) if _PYX12_PWK_MISREAD not in e]
 
 

@@ -11,6 +11,7 @@ import pyx12.params
 import pyx12.x12context
 
 from scrubber.model import Claim
+from tests.x12oracle import as_x222a1
 from x12.reader import read_x12
 from x12.tokenizer import decode
 
@@ -29,7 +30,7 @@ def ours(text: str) -> list | None:
 def theirs(text: str) -> list:
     """pyx12 reads X222A1 only, from the ISA on, and not indented lines: normalise those first."""
     text = re.sub(r"(?m)^[ \t]+", "", text[text.index("ISA"):])
-    text = text.replace("005010X222A2", "005010X222A1").replace("005010X222~", "005010X222A1~")
+    text = as_x222a1(text)
     reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), pyx12.error_handler.errh_null(),
                                               io.StringIO(text))
     claims = []
