@@ -53,10 +53,12 @@ def measure(kind: str, path: str) -> dict:
         return {"seconds": time.perf_counter() - start, "claims": None, "ok": ok, "peak_mb": _peak_mb()}
     from scrubber.catalogue import catalogue
     from scrubber.checker import Checker
+    from scrubber.cli import tune_gc
     from scrubber.documentation import Documentation
     from scrubber.inputs import read_input
     from scrubber.report import Report
     shipped = catalogue()
+    tune_gc()  # as the CLI does
     start = time.perf_counter()
     read = read_input(data, path, keep_segments=False)
     del data

@@ -1,6 +1,7 @@
 """The command line: `rpm-scrubber check`, `demo` and `rules`."""
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from datetime import datetime
@@ -147,10 +148,19 @@ def write_answers(inputs: list[Input], results: list[ClaimResult], acks: str | N
             _output_name(Path(split), read.source, "", taken).write_text(answers.outbound, "utf-8")
 
 
+def tune_gc() -> None:
+    """Run the cyclic garbage collector every 50,000 allocations instead of every 700. A batch
+    builds hundreds of thousands of long-lived segments and claims, and at the default the
+    collector walks them again and again (a third of the read time at 10,000 claims); the
+    scrubber makes few reference cycles, so little garbage waits longer."""
+    gc.set_threshold(50_000, 10, 10)
+
+
 @click.group()
 @click.version_option(package_name="rpm-claim-scrubber")
 def main() -> None:
     """Claim scrubber for Remote Physiologic Monitoring (RPM) billing."""
+    tune_gc()
 
 
 @main.command()

@@ -115,3 +115,19 @@ def test_isa16_contradicted_by_the_body_is_rejected_with_the_reason():
     samples = OTHER.parent / "x12_837p"
     (claim,) = read_batch(decode((samples / "lfhx12_demo.example6.837").read_bytes()), "t").items()
     assert any("separated by '>' but ISA16 declares ':'" in i.message for i in claim.issues)
+
+
+def test_every_occurrence_of_a_bad_segment_is_reported():
+    # Segments found clean are remembered and not re-checked; errors never are.
+    specs = [ClaimSpec(f"C{n}", [Line("99457", "2026")]) for n in (1, 2, 3)]
+    (result,) = read_batch(base(*specs), "t").interchanges[0].groups[0].sets
+    bad_dates = [(e.claim_id, e.element_code) for e in result.errors if e.segment_id == "DTP"]
+    assert bad_dates == [("C1", "8"), ("C2", "8"), ("C3", "8")]
+
+
+def test_a_segment_clean_under_one_separator_is_checked_again_under_another():
+    clean = base()
+    assert errors(clean) == []
+    # the same SV1 text read with ISA16 '>' no longer has a composite: SV101 qualifier is wrong
+    other = clean.replace("*:~", "*>~", 1)
+    assert ("2400/SV101-1 at segment 20", "8", "7", "C1") in errors(other)

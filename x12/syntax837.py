@@ -238,6 +238,21 @@ class _Checker:
     # -- elements ---------------------------------------------------------------------------
     def check_elements(self, segment: Segment, position: int, loop: str) -> None:
         segment_id, elements = segment.id, segment.elements
+        # Element checks depend only on the segment's text and the component separator (HL also on
+        # the HLs before it), so a segment seen clean before is clean again: batches repeat most of
+        # their segments (providers, payers, subscriber details, codes, dates).
+        key = (self.d.component, segment_id, *elements) if segment_id != "HL" else None
+        if key is not None and key in _CLEAN:
+            return
+        errors_before = len(self.result.errors)
+        self._check_elements(segment, position, loop)
+        if key is not None and len(self.result.errors) == errors_before:
+            if len(_CLEAN) >= _CLEAN_LIMIT:
+                _CLEAN.clear()
+            _CLEAN.add(key)
+
+    def _check_elements(self, segment: Segment, position: int, loop: str) -> None:
+        segment_id, elements = segment.id, segment.elements
         count = len(elements)
         limit = MAX_ELEMENTS.get(segment_id)
         if limit is not None and count > limit:
@@ -389,6 +404,8 @@ _PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
 _SV101_2 = Element("234", True, "AN", 1, 48)
 
 
+_CLEAN: set[tuple[str, ...]] = set()
+_CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
 _PLAN = {segment_id: tuple(rules.items()) for segment_id, rules in ELEMENTS.items()}
 _SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl",
             "CLM": "_check_clm"}
