@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from hl7.errors import HL7SyntaxError
-from hl7.message import Parsed, hl7_date
+from hl7.message import Parsed, Segment, hl7_date
 from scrubber.documentation import (
     MODES,
     Consent,
@@ -59,23 +59,40 @@ def _dates(parsed: Parsed, value: str):
     return start, end
 
 
-def _line(parsed: Parsed, ft1, number: int, fallback_provider: str | None) -> ServiceLine:
+def _procedure(parsed: Parsed, ft1: Segment) -> tuple[str, str]:
+    """The line's procedure code and where it was read: FT1-25, else the PR1-3 of the FT1's own
+    procedure group (the PR1 segments after it, before the next FT1), else FT1-7."""
+    code = parsed.component_of(parsed.first(ft1, 25), 1)
+    if code:
+        return code, f"FT1({ft1.sequence}).25.1"
+    segments = parsed.segments
+    for segment in segments[segments.index(ft1) + 1:]:
+        if segment.name == "FT1":
+            break
+        if segment.name == "PR1":
+            code = parsed.component_of(parsed.first(segment, 3), 1)
+            if code:
+                return code, f"PR1({segment.sequence}).3.1"
+    return parsed.component_of(parsed.first(ft1, 7), 1), f"FT1({ft1.sequence}).7.1"
+
+
+def _line(parsed: Parsed, ft1: Segment, number: int, fallback_provider: str | None) -> ServiceLine:
     where = f"FT1({number})"
     quantity_field = 11 if parsed.version == "2.1" else 10
-    code_field = 25 if parsed.component_of(parsed.first(ft1, 25), 1) else 7
+    code, code_location = _procedure(parsed, ft1)
     quantity = parsed.first(ft1, quantity_field)
     start, end = _dates(parsed, parsed.first(ft1, 4))
     performer = next((_npi(parsed, v) for v in parsed.fields(ft1, 20) if _npi(parsed, v)), None)
     return ServiceLine(
         number=number,
-        code=parsed.component_of(parsed.first(ft1, code_field), 1) or None,
+        code=code or None,
         modifiers=tuple(parsed.component_of(m, 1) for m in parsed.fields(ft1, 26) if m),
         units=whole_units(quantity), units_text=quantity or None,
         date_from=start, date_to=end, date_text=parsed.first(ft1, 4) or None,
         charge=parsed.component_of(parsed.first(ft1, 11 if quantity_field == 10 else 10), 1) or None,
         billing_provider=performer or fallback_provider,
         credit=parsed.first(ft1, 6).split(parsed.component)[0] == "CD",
-        locations={"line": f"{where}.1", "code": f"{where}.{code_field}.1",
+        locations={"line": f"{where}.1", "code": code_location,
                    "units": f"{where}.{quantity_field}", "date": f"{where}.4.1"},
     )
 

@@ -42,7 +42,7 @@ def test_dft_identifiers_and_performer_npi():
 def test_other_dft_events_are_rejected_clearly(name):
     (item,) = _read("hl7_dft", name)
     assert isinstance(item, Unreadable)
-    assert "DFT^P11" in item.issues[0].message and item.issues[0].location == "MSH(1).9"
+    assert "DFT^P11" in item.issues[0].message and item.issues[0].location == "MSH(1).9.2"
 
 
 @pytest.mark.parametrize("path", sorted((SAMPLES / "hl7_oru").iterdir()), ids=lambda p: p.name)
