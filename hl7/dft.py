@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from hl7.errors import HL7SyntaxError
+from hl7.errors import DATA_TYPE, REQUIRED_MISSING, SEGMENT_SEQUENCE, UNKNOWN_VALUE, HL7SyntaxError
 from hl7.message import Parsed, Segment, hl7_date
 from scrubber.documentation import (
     MODES,
@@ -107,13 +107,13 @@ def claim_from_dft(parsed: Parsed, source: str) -> Claim:
     in1 = next(iter(parsed.segments_named("IN1")), None)
     issues = []
     if not parsed.segments_named("PID"):
-        issues.append(SyntaxIssue("the message has no PID segment", "PID"))
+        issues.append(SyntaxIssue("the message has no PID segment", "PID", SEGMENT_SEQUENCE))
     if not lines:
-        issues.append(SyntaxIssue("the message has no FT1 segment", "FT1"))
+        issues.append(SyntaxIssue("the message has no FT1 segment", "FT1", SEGMENT_SEQUENCE))
     try:
         documentation = documentation_from_obx(parsed)
     except HL7SyntaxError as error:
-        issues.append(SyntaxIssue(error.message, error.location))
+        issues.append(SyntaxIssue(error.message, error.location, error.code))
         documentation = None
     return Claim(
         claim_id=parsed.control_id, format="hl7", source=source, patient=patient, lines=lines,
@@ -157,7 +157,8 @@ def _apply(parsed, record, code, obx, where, following) -> PatientRecord:
         return replace(record, time_entries=record.time_entries + (_entry(parsed, obx, where, following),))
     days = [hl7_date(v) for v in values]
     if code in ("RPM-DAYS", "RPM-CONSENT", "RPM-EPISODE") and (not days or None in days):
-        raise HL7SyntaxError(f"{code} needs dates (YYYYMMDD) in OBX-5", f"{where}.5")
+        raise HL7SyntaxError(f"{code} needs dates (YYYYMMDD) in OBX-5", f"{where}.5",
+                             DATA_TYPE if values else REQUIRED_MISSING)
     if code == "RPM-DAYS":
         return replace(record, readings=record.readings + tuple(
             Reading(day, "automatic", None, None) for day in days))
@@ -166,7 +167,7 @@ def _apply(parsed, record, code, obx, where, following) -> PatientRecord:
     if code == "RPM-EPISODE":
         return replace(record, episodes=record.episodes + (Episode(days[0], None, "RPM"),))
     raise HL7SyntaxError(f"unknown 99RPM observation {code!r} (RPM-MIN, RPM-DAYS, RPM-CONSENT, "
-                         "RPM-EPISODE)", f"{where}.3.1")
+                         "RPM-EPISODE)", f"{where}.3.1", UNKNOWN_VALUE)
 
 
 def _entry(parsed: Parsed, obx, where: str, following) -> TimeEntry:
@@ -179,11 +180,12 @@ def _entry(parsed: Parsed, obx, where: str, following) -> TimeEntry:
     stamp = parsed.first(obx, 14)
     day = hl7_date(stamp)
     if day is None:
-        raise HL7SyntaxError("RPM-MIN needs the entry's date in OBX-14", f"{where}.14")
+        raise HL7SyntaxError("RPM-MIN needs the entry's date in OBX-14", f"{where}.14",
+                             DATA_TYPE if stamp else REQUIRED_MISSING)
     mode = parsed.component_of(parsed.first(obx, 17), 1)
     if mode and mode not in MODES:
         raise HL7SyntaxError(f"interaction mode {mode!r} is not one of {', '.join(MODES)}",
-                             f"{where}.17.1")
+                             f"{where}.17.1", UNKNOWN_VALUE)
     performer_id = parsed.component_of(parsed.first(obx, 16), 1)
     activity = None
     if following is not None and following.name == "NTE":

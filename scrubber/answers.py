@@ -7,16 +7,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from hl7.ack import ACCEPT, ERROR, REJECT, AckError, AckStamp, build_ack
+from hl7.reader import Received
 from scrubber.catalogue import Catalogue
-from scrubber.findings import Verdict
-from scrubber.model import Claim
+from scrubber.findings import Finding, Severity, Verdict
+from scrubber.model import Claim, Unreadable
+from scrubber.rules import MALFORMED_RULE
 from x12.ack277 import Decision, acknowledge_claims
 from x12.ack999 import acknowledge
 from x12.reader import Batch
 from x12.split import split_batch
 from x12.writer import Stamp
 
-__all__ = ["Decision", "X12Answers", "answer_x12", "stamps_from"]
+__all__ = ["Decision", "X12Answers", "answer_x12", "answer_hl7", "stamps_from"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,41 @@ def answer_x12(batch: Batch, decide: Callable[[Claim], Decision], catalogue: Cat
     outbound = split_batch(batch, lambda claim: decide(claim).verdict is not Verdict.BLOCK)
     return X12Answers("".join(ta1s) or None, "".join(acks) or None, "".join(claim_acks) or None,
                       outbound)
+
+
+_ERR_SEVERITY = {Severity.BLOCK: "E", Severity.FLAG: "W", Severity.INFO: "I"}
+RULE_FAILED = "207"  # HL7 table 0357: application internal error (a rule refused the claim)
+
+
+def _finding_error(finding: Finding, claim: Claim | None) -> AckError:
+    condition = RULE_FAILED
+    if finding.rule == MALFORMED_RULE and claim is not None:
+        condition = next((i.code for i in claim.issues if i.location == finding.location and i.code),
+                         "102")
+    message = f"{finding.message}. Fix: {finding.suggestion}" if finding.suggestion else finding.message
+    return AckError(finding.location, condition, _ERR_SEVERITY[finding.severity], finding.rule,
+                    "; ".join(finding.evidence), message)
+
+
+def answer_hl7(messages: list[Received], decide: Callable[[Claim], Decision],
+               stamps: Iterator[Stamp]) -> list[str]:
+    """One ACK per message, in order: AR for a message we cannot read or do not support, AE for a
+    claim a rule blocks, AA otherwise (device data, passed and flagged claims; a flag's findings
+    ride along as ERR with severity W)."""
+    acks = []
+    for received in messages:
+        stamp = next(stamps)
+        ack_stamp = AckStamp(stamp.now, str(stamp.control))
+        item = received.item
+        if received.error is not None or isinstance(item, Unreadable):
+            error = received.error
+            errors = [AckError(error.location, error.code, "E", None, "", error.message)] if error else []
+            acks.append(build_ack(received.header, REJECT, errors, ack_stamp))
+        elif isinstance(item, Claim):
+            decision = decide(item)
+            errors = [_finding_error(f, item) for f in decision.findings]
+            code = ERROR if decision.verdict is Verdict.BLOCK else ACCEPT
+            acks.append(build_ack(received.header, code, errors, ack_stamp))
+        else:
+            acks.append(build_ack(received.header, ACCEPT, [], ack_stamp))
+    return acks

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from scrubber.answers import Decision, answer_x12, stamps_from
+from scrubber.answers import Decision, answer_hl7, answer_x12, stamps_from
 from scrubber.catalogue import Profile, ProfileError, catalogue, parse_profile
 from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
@@ -119,7 +119,8 @@ def _output_name(directory: Path, source: str, suffix: str, taken: set[Path]) ->
 
 def write_answers(inputs: list[Input], results: list[ClaimResult], acks: str | None,
                   split: str | None) -> None:
-    """Write each X12 file's TA1, 999 and 277CA into ACKS and its outbound 837P into SPLIT."""
+    """Write each X12 file's TA1, 999 and 277CA into ACKS and its outbound 837P into SPLIT, and
+    each HL7 file's ACKs (one per message, in order) into ACKS as NAME.ack."""
     by_claim = {id(result.claim): result for result in results if result.claim is not None}
 
     def decide(claim):
@@ -131,9 +132,12 @@ def write_answers(inputs: list[Input], results: list[ClaimResult], acks: str | N
     for directory in filter(None, (acks, split)):
         Path(directory).mkdir(parents=True, exist_ok=True)
     for read in inputs:
+        if read.messages is not None:
+            if acks and read.messages:
+                text = "".join(answer_hl7(read.messages, decide, stamps))
+                _output_name(Path(acks), read.source, ".ack", taken).write_text(text, "utf-8")
+            continue
         if read.batch is None:
-            if acks:
-                click.echo(f"rpm-scrubber: {read.source}: HL7 ACKs are not written yet", err=True)
             continue
         if read.batch.fatal is not None:
             click.echo(f"rpm-scrubber: {read.source}: no acknowledgement, there is no interchange to "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hl7.reader import read_hl7
+from hl7.reader import Received, read_messages
 from scrubber.model import Claim, DeviceData, Unreadable
 from x12.reader import Batch, read_batch
 from x12.tokenizer import decode
@@ -27,6 +27,7 @@ class Input:
     kind: str
     items: list[Claim | Unreadable | DeviceData]
     batch: Batch | None = None
+    messages: list[Received] | None = None  # HL7: each message with the header its ACK needs
 
 
 def detect(text: str) -> str | None:
@@ -51,7 +52,8 @@ def read_input(data: bytes, source: str, keep_segments: bool = True) -> Input:
     if kind == "x12":
         batch = read_batch(text, source, keep_segments)
         return Input(source, kind, list(batch.items()), batch)
-    return Input(source, kind, list(read_hl7(text, source)))
+    messages = read_messages(text, source)
+    return Input(source, kind, [received.item for received in messages], messages=messages)
 
 
 def read_items(data: bytes, source: str) -> list[Claim | Unreadable | DeviceData]:

@@ -38,10 +38,12 @@ class PatientIdentity:
 
 @dataclass(frozen=True)
 class SyntaxIssue:
-    """A reason a message or claim could not be read, in the standard's own coordinates."""
+    """A reason a message or claim could not be read, in the standard's own coordinates; `code` is
+    the standard's error condition when the adapter knows it (HL7 table 0357 for ERR-3)."""
 
     message: str
     location: str
+    code: str = ""
 
 
 @dataclass(frozen=True)

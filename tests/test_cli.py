@@ -147,8 +147,9 @@ def test_acks_for_stdin_and_hl7_files(tmp_path, docs):
     acks = tmp_path / "acks"
     result = run("check", "--docs", str(docs), "--acks", str(acks), "-", str(hl7), stdin=text)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in acks.iterdir()) == ["stdin.277", "stdin.999"]
-    assert b"HL7 ACKs are not written yet" in result.stderr
+    assert sorted(p.name for p in acks.iterdir()) == ["dft.hl7.ack", "stdin.277", "stdin.999"]
+    ack = (acks / "dft.hl7.ack").read_bytes().decode().split("\r")
+    assert ack[1] == "MSA|AA|H1" and ack[0].startswith("MSH|^~\\&|") and "|ACK^P03^ACK|" in ack[0]
 
 
 def test_acks_say_why_when_there_is_no_interchange_to_answer(tmp_path):

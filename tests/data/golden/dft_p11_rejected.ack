@@ -1,0 +1,1 @@
+MSH|^~\&|EHRApp^1.Edu^ISO|GHHRFacility^2.16.840.1.1122848.1.32^ISO|IMMAPP|GHHSFacility^2.16.840.1.122848.1.30^ISO|20260430091500-0500||ACK^P11^ACK|900|P|2.8MSA|AR|MSG00001ERR||MSH^1^9^1^2|201^Unsupported event code^HL70357|E||||unsupported event 'DFT\S\P11': DFT\S\P03 claims and ORU\S\R01 device data are accepted

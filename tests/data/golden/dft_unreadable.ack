@@ -1,0 +1,1 @@
+MSH|^~\&|SCRUBBER|RCM|PM|CLINIC|20260430091500-0500||ACK^P03^ACK|900|P|2.5MSA|AR|R1ERR||MSH^1^12^1|101^Required field missing^HL70357|E||||MSH-12 (version id) is empty
