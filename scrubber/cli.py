@@ -1,7 +1,9 @@
 """The command line: `rpm-scrubber check`, `demo` and `rules`."""
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 import sys
 import time
 from datetime import datetime
@@ -16,6 +18,7 @@ from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.documentation import Documentation
 from scrubber.inputs import Input, InputError, read_input
+from scrubber.mllp import DEFAULT_MAX_FRAME, serve
 from scrubber.report import Report, rule_table
 
 PROGRESS_ABOVE = 200
@@ -192,6 +195,29 @@ def check(files, docs, profile_name, output, db, acks, split) -> None:
         write_answers(inputs, results, acks, split)
     if report.blocked:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2575, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option("--docs", "docs", multiple=True, help="Documentation JSON (version 1); repeatable.")
+@click.option("--profile", "profile_name", default="medicare", show_default=True,
+              help="Payer profile name, or a profile TOML file.")
+@click.option("--max-frame", default=DEFAULT_MAX_FRAME, show_default=True, type=int,
+              help="Largest frame accepted, in bytes.")
+def mllp(host, port, docs, profile_name, max_frame) -> None:
+    """Listen for HL7 v2 messages over MLLP and answer each with an ACK (in-memory checks)."""
+    checker = Checker(catalogue(), _profile(profile_name), _documentation(tuple(docs)))
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def ready(address: str, bound: int) -> None:
+        click.echo(f"rpm-scrubber mllp: listening on {address}:{bound}", err=True)
+
+    try:
+        asyncio.run(serve(checker, host, port, max_frame, ready))
+    except OSError as error:
+        raise _UsageFailure(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
 
 
 @main.command()
