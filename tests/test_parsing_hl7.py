@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from hl7.reader import read_hl7
+from hl7.reader import read_hl7, read_messages
 from scrubber.catalogue import catalogue
 from scrubber.checker import Checker
 from scrubber.model import Claim, DeviceData, Unreadable
@@ -108,3 +108,38 @@ def test_a_credit_reverses_the_charge():
     duplicate = dft_p03("M3", [Line("99457", "20260329")])
     assert _check([charge, correction, duplicate]) == [
         ("pass", []), ("pass", []), ("block", ["once-per-period"])]
+
+
+@pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1",
+                                     "2.8", "2.8.1", "2.8.2"])
+def test_dft_is_read_in_every_supported_version(version):
+    (claim,) = read_hl7(dft_p03("V1", [Line("99457", "20260415", units="1", charge="52")],
+                                version=version), "t")
+    assert isinstance(claim, Claim) and not claim.issues
+    (line,) = claim.lines
+    assert (line.code, line.units, line.charge) == ("99457", 1, "52")
+
+
+def test_an_unsupported_version_is_refused_with_its_condition_code():
+    (received,) = read_messages(dft_p03("V9", [Line("99457", "20260415")], version="2.9"), "t")
+    assert isinstance(received.item, Unreadable)
+    assert (received.error.code, received.error.location) == ("203", "MSH(1).12")
+
+
+def test_pr1_gives_the_code_when_ft1_25_is_empty():
+    text = dft_p03("P1", [Line("99454", "20260415"), Line("99457", "20260415")])
+    first, second = [s for s in text.split("\r") if s.startswith("FT1")]
+    emptied = first.replace("|99454^RPM^C4", "|")
+    text = text.replace(first, emptied + "\rPR1|1||99454^Device supply^C4||20260415")
+    text = text.replace(second, second.replace("|99457^RPM^C4", "|") + "\rPR1|2||99457^Mgmt^C4")
+    (claim,) = read_hl7(text, "t")
+    assert [(line.code, line.locations["code"]) for line in claim.lines] == [
+        ("99454", "PR1(1).3.1"), ("99457", "PR1(2).3.1")]
+
+
+def test_batch_wrappers_are_unwrapped_and_each_message_read():
+    messages = [dft_p03(c, [Line("99457", "20260415")]).rstrip("\r") for c in ("B1", "B2")]
+    text = "\r".join(["FHS|^~\\&|PM", "BHS|^~\\&|PM", *messages, "BTS|2", "FTS|1"]) + "\r"
+    received = read_messages(text, "t")
+    assert [r.item.claim_id for r in received] == ["B1", "B2"]
+    assert all(r.error is None for r in received)
