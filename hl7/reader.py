@@ -61,7 +61,7 @@ def _one(text: str, source: str) -> Received:
         return Received(readings_from_oru(parsed, source), header)
     except HL7SyntaxError as error:
         unreadable = Unreadable(header.control_id or None, "hl7", source,
-                                (SyntaxIssue(error.message, error.location),))
+                                (SyntaxIssue(error.message, error.location, error.code),))
         return Received(unreadable, header, error)
 
 

@@ -45,14 +45,42 @@ def test_other_dft_events_are_rejected_clearly(name):
     assert "DFT^P11" in item.issues[0].message and item.issues[0].location == "MSH(1).9.2"
 
 
+ORU_READINGS = {  # physiologic measurements only: (date, kind) of each data day the message gives
+    "ipf_pcd01-request.hl7": {("2009-08-13", "blood-pressure")},
+    "ipf_valid-bp-continua-wan.hl7v2": {("2009-08-13", "blood-pressure")},  # not the 2009-10-28 clock OBX
+    "ipf_valid-fitness-and-activity-continua-wan.hl7v2": set(),  # fitness sets are not physiologic
+    "ipf_valid-fitness-continua-wan.hl7v2": set(),
+    "ipf_valid-glucose-continua-wan.hl7v2": {("2009-07-15", "glucose")},
+    "ipf_valid-oximeter-continua-wan.hl7v2": {("2009-07-15", "spo2")},
+    "ipf_valid-pcd01-MaximumRequest2.hl7": {("2009-08-13", "blood-pressure")},
+    "ipf_valid-pcd01-request2.hl7v2": {("2008-12-11", "blood-pressure"), ("2008-12-11", "heart-rate"),
+                                       ("2008-12-11", "pulse")},
+    "ipf_valid-scale-continua-wan.hl7v2": {("2009-08-15", "body-weight")},  # not height or BMI
+    "ipf_valid-thermometer-continua-wan.hl7v2": {("2009-07-15", "body-temperature")},
+}
+
+
 @pytest.mark.parametrize("path", sorted((SAMPLES / "hl7_oru").iterdir()), ids=lambda p: p.name)
 def test_oru_samples_are_read_or_rejected(path):
     (item,) = read_hl7(path.read_text("utf-8"), path.name)
     if path.name.startswith("ipf_invalid"):
-        assert isinstance(item, Unreadable) and item.issues[0].location.endswith(".2")
+        assert isinstance(item, Unreadable)
+        assert (item.issues[0].location, item.issues[0].code) == ("OBX(8).2", "101")
     else:
-        assert isinstance(item, DeviceData) and item.record.readings
+        assert isinstance(item, DeviceData)
+        assert {(r.date.isoformat(), r.kind) for r in item.record.readings} == ORU_READINGS[path.name]
         assert all(r.transmission == "automatic" for r in item.record.readings)
+
+
+def test_loinc_measurements_count_and_context_does_not():
+    def oru(obx3: str) -> str:
+        return "\r".join(["MSH|^~\\&|DEV|HOME|SCRUBBER|RCM|20260402||ORU^R01^ORU_R01|O1|P|2.6",
+                          "PID|1||MRN-1^^^CLINIC^MR", "OBR|1|||182777000^monitoring^SCT|||20260402",
+                          f"OBX|1|NM|{obx3}||72|kg|||||R|||20260401"]) + "\r"
+    (weight,) = read_hl7(oru("29463-7^Body weight^LN"), "t")
+    assert [(r.date.isoformat(), r.kind) for r in weight.record.readings] == [("2026-04-01", "body-weight")]
+    (context,) = read_hl7(oru("67975^MDC_ATTR_TIME_ABS^MDC"), "t")
+    assert context.record.readings == ()
 
 
 def test_version_21_reads_quantity_from_ft1_11():
