@@ -41,6 +41,7 @@ class Received:
     item: Claim | Unreadable | DeviceData
     header: Header
     error: HL7SyntaxError | None = None
+    text: str = ""  # the message as received (segments separated by CR)
 
 
 def read_hl7(text: str, source: str) -> list[Claim | Unreadable | DeviceData]:
@@ -57,12 +58,12 @@ def _one(text: str, source: str) -> Received:
         parsed = parse(text)
         _supported(parsed)
         if parsed.message_type[0] == "DFT":
-            return Received(claim_from_dft(parsed, source), header)
-        return Received(readings_from_oru(parsed, source), header)
+            return Received(claim_from_dft(parsed, source), header, text=text)
+        return Received(readings_from_oru(parsed, source), header, text=text)
     except HL7SyntaxError as error:
         unreadable = Unreadable(header.control_id or None, "hl7", source,
                                 (SyntaxIssue(error.message, error.location, error.code),))
-        return Received(unreadable, header, error)
+        return Received(unreadable, header, error, text)
 
 
 def _supported(parsed: Parsed) -> None:

@@ -142,22 +142,35 @@ class Checker:
                     break
         return taken
 
-    def _claim(self, claim: Claim) -> ClaimResult:
+    def _effects(self, claim: Claim):
+        """The claim's own accepted history, the claims it replaces or voids, the charges its
+        credits reverse, and whether it is a void."""
         mine = [a for a in self._candidates(claim.patient)
                 if self.same_patient(a.claim.patient, claim.patient)]
         targets = [] if claim.malformed else self._targets(claim)
         credited = [] if claim.malformed else self._credited(claim, mine)
+        voiding = claim.frequency is Frequency.VOID and bool(targets)
+        return mine, targets, credited, voiding
+
+    def _claim(self, claim: Claim) -> ClaimResult:
+        mine, targets, credited, voiding = self._effects(claim)
         history = tuple(line for a in mine if a not in targets for line in a.lines
                         if (a, line) not in credited)
         month = PatientMonth(self._record_for(claim.patient), history, self.catalogue,
                              self.attachments)
-        voiding = claim.frequency is Frequency.VOID and bool(targets)
         outcome = scrub(claim, month, self.profile, self.catalogue,
                         Scope.INPUT_ONLY if voiding else Scope.ALL)
         if outcome.verdict is not Verdict.BLOCK:
             self._commit(claim, targets, credited, voiding)
         return ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
                            outcome.verdict, outcome.findings, claim)
+
+    def remember(self, claim: Claim) -> None:
+        """Add a claim that went downstream earlier (read back from a ledger) to the history,
+        with the effects it had then (replacing, voiding, crediting), without checking it again.
+        Replaying a ledger's claims in their order rebuilds the history `check` would hold."""
+        _, targets, credited, voiding = self._effects(claim)
+        self._commit(claim, targets, credited, voiding)
 
     def _commit(self, claim: Claim, targets, credited, voiding: bool) -> None:
         for accepted, line in credited:

@@ -197,6 +197,31 @@ def check(files, docs, profile_name, output, db, acks, split) -> None:
         sys.exit(1)
 
 
+@main.group()
+def db() -> None:
+    """The service's ledger (SCRUBBER_DATABASE_URL, else SQLite in the instance folder)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the ledger or bring its schema up to date."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scrubber.store import Store, migration_status, upgrade
+
+    store = Store()
+    shown = make_url(store.url).render_as_string(hide_password=True)
+    try:
+        upgrade(store)
+        current, _ = migration_status(store)
+    except SQLAlchemyError as error:
+        raise _UsageFailure(f"{shown}: {type(error).__name__}: {str(error).splitlines()[0]}") from None
+    finally:
+        store.dispose()
+    click.echo(f"{shown}: schema at revision {current}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2575, show_default=True, type=int, help="Port (0 picks a free one).")

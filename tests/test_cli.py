@@ -1,5 +1,6 @@
 """`rpm-scrubber check` and `demo` end to end, through a real subprocess."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,17 @@ def test_streamed_report_is_the_whole_report(tmp_path):
             assert out.getvalue() == whole(subset) + "\n"
     lines = as_json(results).splitlines()
     assert len(lines) == len(results) + 3 and json.loads(as_json(results))["summary"]["block"] == 2
+
+
+def test_db_upgrade_creates_the_ledger_and_hides_passwords(tmp_path):
+    env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("SCRUBBER_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("schema at revision 0001")
+    assert (tmp_path / "instance" / "scrubber.sqlite3").is_file()
+    env["SCRUBBER_DATABASE_URL"] = "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none"
+    failed = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 2 and "s3cret" not in failed.stderr and "***" in failed.stderr

@@ -16,7 +16,7 @@ from tests.builders import ClaimSpec, Line, x12_837
 from x12.reader import read_x12
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ["findings", "model", "documentation", "docjson", "catalogue", "periods", "patient_month",
+CORE = ["findings", "model", "documentation", "docjson", "records", "catalogue", "periods", "patient_month",
         "engine", "checker", "report", "rules/__init__", "rules/_common", "rules/combination",
         "rules/documentation", "rules/input"]
 FORBIDDEN = {"flask", "sqlalchemy", "socket", "subprocess", "requests", "urllib", "http", "sqlite3",

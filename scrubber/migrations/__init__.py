@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger (run with `rpm-scrubber db upgrade`; see scrubber.store)."""

@@ -1,0 +1,489 @@
+"""The store: the ledger on SQLAlchemy 2, the only module that talks to the database.
+
+SQLite by default (a file in the instance folder, WAL mode, writers serialized with BEGIN
+IMMEDIATE); PostgreSQL through `SCRUBBER_DATABASE_URL` (`postgresql+psycopg://...`), where a
+patient is serialized by a row lock (SELECT ... FOR UPDATE). The schema is created and changed only
+by the Alembic migrations in `scrubber/migrations` (`rpm-scrubber db upgrade`).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from scrubber.documentation import (
+    Consent,
+    Episode,
+    Interaction,
+    PatientRecord,
+    Performer,
+    Reading,
+    TimeEntry,
+)
+
+__all__ = ["Base", "Store", "database_url", "instance_path", "utcnow", "upgrade", "migration_status"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def instance_path() -> Path:
+    """Where the embedded database lives: SCRUBBER_INSTANCE_PATH, else ./instance."""
+    return Path(os.environ.get("SCRUBBER_INSTANCE_PATH") or Path.cwd() / "instance")
+
+
+def database_url() -> str:
+    """SCRUBBER_DATABASE_URL, else the SQLite file in the instance folder."""
+    return os.environ.get("SCRUBBER_DATABASE_URL") or f"sqlite:///{instance_path() / 'scrubber.sqlite3'}"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    mode: Mapped[str] = mapped_column(String(10), default="enforce")  # enforce | monitor
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Credential(Base):
+    """A bearer token or a reviewer's password, stored as a slow hash only."""
+
+    __tablename__ = "credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # token | password
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))  # submitter | reviewer | admin
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "name"),)
+
+
+class Patient(Base):
+    """One patient of a tenant, found by MRN, else member id; the row a claim's check locks."""
+
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    mrn: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("tenant_id", "mrn"),
+                      Index("ix_patients_member", "tenant_id", "member_id"))
+
+
+class TimeEntryRow(Base):
+    __tablename__ = "time_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    entry_id: Mapped[str] = mapped_column(String(120))
+    program: Mapped[str] = mapped_column(String(10))
+    date: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[float] = mapped_column(Float)
+    start: Mapped[time | None] = mapped_column(Time, nullable=True)
+    performer_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    performer_role: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    activity: Mapped[str | None] = mapped_column(Text, nullable=True)
+    interaction_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    interaction_with: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    __table_args__ = (UniqueConstraint("tenant_id", "entry_id", "program"),)
+
+
+class ReadingRow(Base):
+    __tablename__ = "readings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    date: Mapped[date] = mapped_column(Date)
+    transmission: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(40), default="")
+    device_id: Mapped[str] = mapped_column(String(80), default="")
+    __table_args__ = (UniqueConstraint("patient_id", "date", "transmission", "kind", "device_id"),)
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    date: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(40), default="")
+    __table_args__ = (UniqueConstraint("patient_id", "date", "method"),)
+
+
+class EpisodeRow(Base):
+    __tablename__ = "episodes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    program: Mapped[str] = mapped_column(String(10))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    __table_args__ = (UniqueConstraint("patient_id", "program", "start"),)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    control_number: Mapped[str] = mapped_column(String(80))
+    content_type: Mapped[str] = mapped_column(String(80))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("tenant_id", "control_number"),)
+
+
+class Submission(Base):
+    """A message as received, kept verbatim (until retention purges `raw`)."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # x12 | hl7
+    source: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(10))
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClaimRow(Base):
+    """A claim with its decision. `in_history` marks the claims that went downstream (or were
+    released): the history later claims of the patient are checked against, in `id` order."""
+
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), nullable=True, index=True)
+    claim_id: Mapped[str] = mapped_column(String(80), default="")
+    billing_provider: Mapped[str] = mapped_column(String(80), default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))
+    verdict: Mapped[str] = mapped_column(String(10))  # pass | flag | block
+    status: Mapped[str] = mapped_column(String(12))  # forwarded | held | released | rejected
+    in_history: Mapped[bool] = mapped_column(Boolean, default=False)
+    rule_set_version: Mapped[str] = mapped_column(String(20))
+    body: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    findings: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "billing_provider", "claim_id", "content_hash",
+                         name="uq_claims_resend"),
+        Index("ix_claims_lookup", "tenant_id", "claim_id", "billing_provider"),
+    )
+
+
+class ClaimLineRow(Base):
+    __tablename__ = "claim_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    units: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    date_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    date_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    charge: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    credit: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Acknowledgement(Base):
+    __tablename__ = "acknowledgements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # ta1 | 999 | 277 | ack
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxRow(Base):
+    """A claim waiting to go downstream; the idempotency key travels with every delivery."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Counter(Base):
+    """Named counters (acknowledgement control numbers)."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEntry(Base):
+    """Append-only: rows are added, never updated or deleted (no code path does)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    # Every transaction takes the write lock up front, so two checks never interleave and a
+    # reader never has to upgrade its lock (which SQLite answers with "database is locked").
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """The ledger. Units of work are `with store.transaction() as session:` blocks."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None):
+        self.url = url or database_url()
+        if engine is None:
+            if self.url.startswith("sqlite:///"):
+                Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(self.url, pool_pre_ping=True)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", _sqlite_begin)
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- tenants and patients ---------------------------------------------------------------
+    def tenant(self, session: Session, name: str, create: bool = False) -> Tenant | None:
+        found = session.scalar(select(Tenant).where(Tenant.name == name))
+        if found is None and create:
+            found = Tenant(name=name)
+            session.add(found)
+            session.flush()
+        return found
+
+    def patient(self, session: Session, tenant: Tenant, mrn: str | None, member_id: str | None,
+                lock: bool = False, create: bool = False) -> Patient | None:
+        """The tenant's patient with this MRN, else this member id; locked for the rest of the
+        transaction when asked (PostgreSQL row lock; SQLite holds the write lock already)."""
+        found = None
+        for column, value in ((Patient.mrn, mrn), (Patient.member_id, member_id)):
+            if found is None and value:
+                query = select(Patient).where(Patient.tenant_id == tenant.id, column == value)
+                if lock and self.is_postgres:
+                    query = query.with_for_update()
+                found = session.scalars(query.order_by(Patient.id)).first()
+        if found is None and create and (mrn or member_id):
+            found = self._create_patient(session, tenant, mrn, member_id)
+            if lock and self.is_postgres:
+                session.execute(select(Patient.id).where(Patient.id == found.id).with_for_update())
+        if found is not None and found.member_id is None and member_id:
+            found.member_id = member_id
+        return found
+
+    def _create_patient(self, session: Session, tenant: Tenant, mrn: str | None,
+                        member_id: str | None) -> Patient:
+        """Insert, or find the row a concurrent transaction inserted first (PostgreSQL)."""
+        if self.is_postgres and mrn:
+            from sqlalchemy.dialects.postgresql import insert
+            session.execute(insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
+                                                   created_at=utcnow())
+                            .on_conflict_do_nothing(index_elements=["tenant_id", "mrn"]))
+            return session.scalars(select(Patient).where(Patient.tenant_id == tenant.id,
+                                                         Patient.mrn == mrn)).one()
+        patient = Patient(tenant_id=tenant.id, mrn=mrn, member_id=member_id)
+        session.add(patient)
+        session.flush()
+        return patient
+
+    # -- documentation ----------------------------------------------------------------------
+    def record_of(self, session: Session, patient: Patient) -> PatientRecord:
+        """Everything documented for the patient, as the core's PatientRecord."""
+        entries = tuple(TimeEntry(
+            id=row.entry_id, date=row.date, minutes=row.minutes, program=row.program, start=row.start,
+            performer=Performer(row.performer_id, row.performer_role) if row.performer_id else None,
+            activity=row.activity,
+            interaction=Interaction(row.interaction_mode, row.interaction_with or "patient")
+            if row.interaction_mode else None)
+            for row in session.scalars(select(TimeEntryRow).where(TimeEntryRow.patient_id == patient.id)
+                                       .order_by(TimeEntryRow.id)))
+        readings = tuple(Reading(row.date, row.transmission, row.kind or None, row.device_id or None)
+                         for row in session.scalars(select(ReadingRow).where(
+                             ReadingRow.patient_id == patient.id).order_by(ReadingRow.id)))
+        consents = tuple(Consent(row.date, row.method or None) for row in session.scalars(
+            select(ConsentRow).where(ConsentRow.patient_id == patient.id).order_by(ConsentRow.id)))
+        episodes = tuple(Episode(row.start, row.end, row.program) for row in session.scalars(
+            select(EpisodeRow).where(EpisodeRow.patient_id == patient.id).order_by(EpisodeRow.id)))
+        return PatientRecord(id=patient.mrn, member_id=patient.member_id, time_entries=entries,
+                             readings=readings, consents=consents, episodes=episodes)
+
+    def add_documentation(self, session: Session, tenant: Tenant, patient: Patient,
+                          record: PatientRecord) -> int:
+        """Store the record's facts; a fact already stored (same entry id and program, same
+        reading, consent or episode) is left as it is. Returns how many facts were new."""
+        known = self.record_of(session, patient)
+        entries = {(e.id, e.program) for e in known.time_entries}
+        added = 0
+        for entry in record.time_entries:
+            if (entry.id, entry.program) in entries or session.scalar(select(TimeEntryRow.id).where(
+                    TimeEntryRow.tenant_id == tenant.id, TimeEntryRow.entry_id == entry.id,
+                    TimeEntryRow.program == entry.program)):
+                continue
+            entries.add((entry.id, entry.program))
+            session.add(TimeEntryRow(
+                tenant_id=tenant.id, patient_id=patient.id, entry_id=entry.id, program=entry.program,
+                date=entry.date, minutes=entry.minutes, start=entry.start,
+                performer_id=entry.performer.id if entry.performer else None,
+                performer_role=entry.performer.role if entry.performer else None,
+                activity=entry.activity,
+                interaction_mode=entry.interaction.mode if entry.interaction else None,
+                interaction_with=entry.interaction.with_ if entry.interaction else None))
+            added += 1
+        for reading in set(record.readings) - set(known.readings):
+            session.add(ReadingRow(tenant_id=tenant.id, patient_id=patient.id, date=reading.date,
+                                   transmission=reading.transmission, kind=reading.kind or "",
+                                   device_id=reading.device_id or ""))
+            added += 1
+        for consent in set(record.consents) - set(known.consents):
+            session.add(ConsentRow(tenant_id=tenant.id, patient_id=patient.id, date=consent.date,
+                                   method=consent.method or ""))
+            added += 1
+        for episode in set(record.episodes) - set(known.episodes):
+            session.add(EpisodeRow(tenant_id=tenant.id, patient_id=patient.id, program=episode.program,
+                                   start=episode.start, end=episode.end))
+            added += 1
+        session.flush()
+        return added
+
+    def attachment_numbers(self, session: Session, tenant: Tenant) -> frozenset[str]:
+        return frozenset(session.scalars(select(Attachment.control_number)
+                                         .where(Attachment.tenant_id == tenant.id)))
+
+    def next_number(self, session: Session, name: str, count: int = 1) -> int:
+        """The first of `count` consecutive numbers from the named counter (starting at 1)."""
+        row = session.get(Counter, name, with_for_update=self.is_postgres)
+        if row is None:
+            if self.is_postgres:
+                from sqlalchemy.dialects.postgresql import insert
+                session.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
+                row = session.get(Counter, name, with_for_update=True)
+            else:
+                row = Counter(name=name, value=0)
+                session.add(row)
+        first = row.value + 1
+        row.value += count
+        session.flush()
+        return first
+
+    def audit(self, session: Session, tenant: Tenant, actor: str, action: str, subject: str,
+              **detail) -> None:
+        session.add(AuditEntry(tenant_id=tenant.id, actor=actor, action=action, subject=subject,
+                               detail=detail))
+
+    # -- claims -----------------------------------------------------------------------------
+    def recorded(self, session: Session, tenant: Tenant, billing_provider: str, claim_id: str,
+                 digest: str) -> ClaimRow | None:
+        return session.scalar(select(ClaimRow).where(
+            ClaimRow.tenant_id == tenant.id, ClaimRow.billing_provider == billing_provider,
+            ClaimRow.claim_id == claim_id, ClaimRow.content_hash == digest))
+
+    def history(self, session: Session, tenant: Tenant, patient: Patient | None, claim_id: str,
+                billing_provider: str) -> list[ClaimRow]:
+        """The claims in history that bear on a new claim: the patient's, and those with its
+        claim id and billing provider (the ones a replacement or void may target), oldest first."""
+        mine = ClaimRow.patient_id == patient.id if patient is not None else False
+        same = (ClaimRow.claim_id == claim_id) & (ClaimRow.billing_provider == billing_provider)
+        return list(session.scalars(select(ClaimRow).where(
+            ClaimRow.tenant_id == tenant.id, ClaimRow.in_history.is_(True), mine | same)
+            .order_by(ClaimRow.id)))
+
+
+# -- migrations -----------------------------------------------------------------------------
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(store: Store, revision: str = "head") -> None:
+    """Bring the schema to `revision` (the newest by default)."""
+    from alembic import command
+
+    with store.engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def migration_status(store: Store) -> tuple[str | None, str]:
+    """(the database's revision, the newest revision the code knows)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with store.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+    return current, head

@@ -1,0 +1,256 @@
+"""The submission workflow (no Flask here): what the HTTP gateway and the MLLP listener do with a
+message.
+
+The raw message is recorded first. Then, claim by claim and each in one transaction: the patient is
+locked (a row lock on PostgreSQL; SQLite serializes writers), the patient-month is rebuilt from the
+ledger (documentation facts and the claims that went downstream before, replayed in order), the
+claim is scrubbed, and the decision is recorded with the outbound claim queued in the outbox. Only
+then are the answers (999 + 277CA, or ACKs) built and recorded. Two submissions for one
+patient-month therefore never both pass a once-per-period rule, and a re-sent claim (same tenant,
+billing provider, claim id and content) gets its recorded decision back with nothing queued again.
+
+Modes: `enforce` holds blocked claims; `monitor` (shadow mode) records every decision but holds
+nothing and answers as if every claim passed; a dry run (`dry_run=True`) records nothing at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from scrubber.answers import Decision, X12Answers, answer_hl7, answer_x12, stamps_from
+from scrubber.catalogue import Catalogue, Profile
+from scrubber.checker import Checker, ClaimResult
+from scrubber.documentation import Documentation
+from scrubber.findings import Finding, Severity, Verdict
+from scrubber.inputs import Input, read_input
+from scrubber.model import Claim, DeviceData, Unreadable
+from scrubber.records import content_hash, dump_claim, load_claim
+from scrubber.store import (
+    Acknowledgement,
+    ClaimLineRow,
+    ClaimRow,
+    OutboxRow,
+    Store,
+    Submission,
+    Tenant,
+    utcnow,
+)
+from x12.split import split_batch
+
+__all__ = ["MODES", "ClaimOutcome", "SubmissionOutcome", "UnknownTenant", "Workflow"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("enforce", "monitor")
+FORWARDED, HELD, REJECTED = "forwarded", "held", "rejected"
+
+
+class UnknownTenant(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    result: ClaimResult
+    status: str  # forwarded | held | rejected
+    claim_pk: int | None = None
+    resent: bool = False  # the recorded decision of an identical earlier submission
+
+
+@dataclass
+class SubmissionOutcome:
+    submission_id: int | None
+    kind: str
+    mode: str
+    claims: list[ClaimOutcome] = field(default_factory=list)
+    x12: X12Answers | None = None
+    acks: list[str] = field(default_factory=list)
+
+
+def _findings_json(findings: tuple[Finding, ...]) -> list[dict]:
+    return [{**f.as_json(), "location": f.location, "evidence": list(f.evidence)} for f in findings]
+
+
+def _findings_from(rows: list[dict]) -> tuple[Finding, ...]:
+    return tuple(Finding(r["rule"], Severity(r["severity"]), r["message"], r["suggestion"], r["line"],
+                         r["code"], r.get("location"), tuple(r.get("evidence", ()))) for r in rows)
+
+
+class Workflow:
+    def __init__(self, store: Store, catalogue: Catalogue, profile: Profile,
+                 clock: Callable[[], datetime] = lambda: datetime.now().astimezone()):
+        self.store = store
+        self.catalogue = catalogue
+        self.profile = profile
+        self.clock = clock
+
+    def submit(self, tenant_name: str, data: bytes, source: str, mode: str = "enforce",
+               dry_run: bool = False) -> SubmissionOutcome:
+        """Check every claim of one message or file and record it; InputError for a body that is
+        neither X12 nor HL7, UnknownTenant for a tenant that does not exist."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        read = read_input(data, source, keep_segments=True)
+        submission_id = None
+        if not dry_run:
+            with self.store.transaction() as session:
+                tenant = self._tenant(session, tenant_name)
+                row = Submission(tenant_id=tenant.id, kind=read.kind, source=source[:200], mode=mode,
+                                 raw=data)
+                session.add(row)
+                session.flush()
+                submission_id = row.id
+                self.store.audit(session, tenant, "gateway", "received", f"submission {row.id}",
+                                 kind=read.kind)
+        outcome = SubmissionOutcome(submission_id, read.kind, mode)
+        by_item: dict[int, ClaimOutcome] = {}
+        for item in read.items:
+            result = self._one(tenant_name, item, read, submission_id, mode, dry_run)
+            if result is not None:
+                outcome.claims.append(result)
+                by_item[id(item)] = result
+        self._answer(tenant_name, read, outcome, by_item, dry_run)
+        return outcome
+
+    def _tenant(self, session: Session, name: str) -> Tenant:
+        tenant = self.store.tenant(session, name)
+        if tenant is None:
+            raise UnknownTenant(name)
+        return tenant
+
+    # -- one item, one transaction ----------------------------------------------------------
+    def _one(self, tenant_name: str, item, read: Input, submission_id: int | None, mode: str,
+             dry_run: bool) -> ClaimOutcome | None:
+        for attempt in range(3):
+            try:
+                with self.store.sessions() as session, session.begin():
+                    outcome = self._in_transaction(session, tenant_name, item, read, submission_id,
+                                                   mode, dry_run)
+                    if dry_run:  # nothing of a dry run is kept (documentation it carried included)
+                        session.rollback()
+                return outcome
+            except IntegrityError:
+                # an identical claim or a new patient recorded by a concurrent submission a moment
+                # ago: the next attempt finds it
+                if attempt == 2:
+                    raise
+        return None
+
+    def _in_transaction(self, session: Session, tenant_name: str, item, read: Input,
+                        submission_id: int | None, mode: str, dry_run: bool) -> ClaimOutcome | None:
+        store = self.store
+        tenant = self._tenant(session, tenant_name)
+        if isinstance(item, DeviceData):
+            patient = store.patient(session, tenant, item.patient.mrn, item.patient.member_id,
+                                    lock=True, create=True)
+            if patient is not None:
+                store.add_documentation(session, tenant, patient, item.record)
+            return None
+        checker = Checker(self.catalogue, self.profile)
+        if isinstance(item, Unreadable):
+            result = checker.check(item)
+            digest = hashlib.sha256(f"{submission_id}/{id(item)}/{result.findings}".encode()).hexdigest()
+            return self._record(session, tenant, submission_id, None, item.control_id or "", "",
+                                digest, item.format, result, REJECTED, None, None, dry_run)
+        claim: Claim = item
+        digest = content_hash(claim)
+        provider, claim_id = claim.billing_provider or "", claim.claim_id or ""
+        known = store.recorded(session, tenant, provider, claim_id, digest)
+        if known is not None:
+            result = ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
+                                 Verdict(known.verdict), _findings_from(known.findings), claim)
+            return ClaimOutcome(result, known.status, known.id, resent=True)
+        patient = None
+        if claim.patient.identified:
+            patient = store.patient(session, tenant, claim.patient.mrn, claim.patient.member_id,
+                                    lock=True, create=True)
+            if claim.documentation is not None and not claim.malformed:
+                store.add_documentation(session, tenant, patient, claim.documentation)
+        documentation = Documentation()
+        if patient is not None:
+            documentation = documentation.with_record(store.record_of(session, patient))
+        checker = Checker(self.catalogue, self.profile, documentation,
+                          store.attachment_numbers(session, tenant))
+        for row in store.history(session, tenant, patient, claim_id, provider):
+            checker.remember(load_claim(row.body))
+        result = checker.check(claim)
+        forwarded = mode == "monitor" or result.verdict is not Verdict.BLOCK
+        payload = self._payload(claim, read) if forwarded else None
+        return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
+                            claim.format, result, FORWARDED if forwarded else HELD, claim, payload,
+                            dry_run)
+
+    def _record(self, session: Session, tenant: Tenant, submission_id: int | None, patient,
+                claim_id: str, provider: str, digest: str, kind: str, result: ClaimResult,
+                status: str, claim: Claim | None, payload: str | None, dry_run: bool) -> ClaimOutcome:
+        if dry_run:
+            return ClaimOutcome(result, status)
+        row = ClaimRow(tenant_id=tenant.id, submission_id=submission_id,
+                       patient_id=patient.id if patient is not None else None, claim_id=claim_id[:80],
+                       billing_provider=provider, content_hash=digest, format=kind,
+                       verdict=result.verdict.value, status=status,
+                       in_history=status == FORWARDED and claim is not None,
+                       rule_set_version=self.catalogue.version,
+                       body=dump_claim(claim) if claim is not None else None,
+                       findings=_findings_json(result.findings))
+        session.add(row)
+        session.flush()
+        for line in claim.lines if claim is not None else ():
+            session.add(ClaimLineRow(claim_pk=row.id, number=line.number, code=line.code,
+                                     units=line.units, date_from=line.date_from, date_to=line.date_to,
+                                     charge=line.charge, credit=line.credit))
+        if payload is not None:
+            session.add(OutboxRow(tenant_id=tenant.id, claim_pk=row.id,
+                                  idempotency_key=f"{tenant.name}/{row.id}/{digest[:16]}",
+                                  payload=payload, next_attempt_at=utcnow()))
+        self.store.audit(session, tenant, "gateway", "scrubbed", f"claim {row.id}",
+                         verdict=result.verdict.value, status=status,
+                         rules=sorted({f.rule for f in result.findings}))
+        log.info("claim %s (%s): %s, %s", row.id, claim_id, result.verdict.value, status)
+        return ClaimOutcome(result, status, row.id)
+
+    def _payload(self, claim: Claim, read: Input) -> str | None:
+        """What goes downstream for this claim: a one-claim 837P (the sender's envelope and
+        delimiters, HL renumbered), or the HL7 message it came in."""
+        if read.batch is not None:
+            return split_batch(read.batch, lambda other: other is claim)
+        if read.messages is not None:
+            return next((m.text for m in read.messages if m.item is claim), None)
+        return None
+
+    # -- answers ----------------------------------------------------------------------------
+    def _answer(self, tenant_name: str, read: Input, outcome: SubmissionOutcome,
+                by_item: dict[int, ClaimOutcome], dry_run: bool) -> None:
+        def decide(claim: Claim) -> Decision:
+            found = by_item[id(claim)]
+            if outcome.mode == "monitor":
+                return Decision(Verdict.PASS, ())
+            return Decision(found.result.verdict, found.result.findings)
+
+        count = 1 + 4 * len(read.items) + 4 * len(read.batch.interchanges if read.batch else ())
+        if dry_run:
+            first = 1
+        else:
+            with self.store.transaction() as session:
+                first = self.store.next_number(session, f"control/{tenant_name}", count)
+        stamps = stamps_from(self.clock(), first)
+        if read.batch is not None and read.batch.fatal is None:
+            outcome.x12 = answer_x12(read.batch, decide, self.catalogue, stamps)
+        elif read.messages is not None:
+            outcome.acks = answer_hl7(read.messages, decide, stamps)
+        if dry_run or outcome.submission_id is None:
+            return
+        texts = []
+        if outcome.x12 is not None:
+            texts = [("ta1", outcome.x12.ta1), ("999", outcome.x12.ack999), ("277", outcome.x12.ack277)]
+        texts += [("ack", ack) for ack in outcome.acks]
+        with self.store.transaction() as session:
+            for kind, text in texts:
+                if text:
+                    session.add(Acknowledgement(submission_id=outcome.submission_id, kind=kind, body=text))

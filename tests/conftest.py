@@ -1,0 +1,48 @@
+"""Databases for the store and workflow tests: a real SQLite file, and a real PostgreSQL database
+created for the run on the server SCRUBBER_TEST_POSTGRES_URL names (dropped afterwards)."""
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from scrubber.store import Store, upgrade
+
+POSTGRES = os.environ.get("SCRUBBER_TEST_POSTGRES_URL")
+NO_POSTGRES = "SCRUBBER_TEST_POSTGRES_URL is not set: the PostgreSQL variant of this test is skipped"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database on the test server for this run."""
+    if not POSTGRES:
+        pytest.skip(NO_POSTGRES)
+    name = f"scrubber_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> Store:
+    store = Store(url)
+    with store.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    return store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A migrated, empty ledger on each backend."""
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    else:
+        store = _empty_postgres(request.getfixturevalue("postgres_url"))
+    upgrade(store)
+    yield store
+    store.dispose()

@@ -1,0 +1,191 @@
+"""The submission workflow on a real ledger (SQLite file and PostgreSQL): decisions recorded
+before answers, the outbox, re-sends, modes, dry runs, documentation intake, history rebuilt from
+the ledger equal to the in-memory check, and concurrent submissions for one patient-month."""
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from scrubber.catalogue import catalogue
+from scrubber.checker import Checker
+from scrubber.inputs import read_input
+from scrubber.store import (
+    Acknowledgement,
+    Base,
+    ClaimRow,
+    OutboxRow,
+    ReadingRow,
+    Submission,
+    TimeEntryRow,
+    migration_status,
+)
+from scrubber.workflow import UnknownTenant, Workflow
+from tests.builders import ClaimSpec, Line, dft_p03, obx_dates, obx_minutes, x12_837
+
+NOW = datetime(2026, 4, 30, 9, 0, tzinfo=timezone(timedelta(hours=-5)))
+SHIPPED = catalogue()
+
+
+def workflow(store) -> Workflow:
+    with store.transaction() as session:
+        store.tenant(session, "acme", create=True)
+    return Workflow(store, SHIPPED, SHIPPED.profiles["medicare"], clock=lambda: NOW)
+
+
+def count(store, model, *where) -> int:
+    with store.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_migrations_are_current_and_match_the_models(store):
+    current, head = migration_status(store)
+    assert current == head == "0001"
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_decisions_are_recorded_and_only_clean_claims_queued(store):
+    flow = workflow(store)
+    text = x12_837([ClaimSpec("C1", [Line("99457", "20260331")]),
+                    ClaimSpec("C2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-2")])
+    outcome = flow.submit("acme", text.encode(), "batch.837")
+    assert [(c.result.id, c.result.verdict.value, c.status) for c in outcome.claims] == [
+        ("C1", "flag", "forwarded"), ("C2", "block", "held")]
+    with store.transaction() as session:
+        queued = session.scalars(select(OutboxRow)).all()
+        (raw,) = session.scalars(select(Submission.raw)).all()
+        kinds = sorted(session.scalars(select(Acknowledgement.kind)).all())
+    assert raw == text.encode()  # kept verbatim
+    assert [q.claim_pk for q in queued] == [outcome.claims[0].claim_pk]
+    assert "CLM*C1*" in queued[0].payload and "CLM*C2*" not in queued[0].payload
+    assert kinds == ["277", "999"]
+    assert "STC*A2:20" in outcome.x12.ack277 and "*U~" in outcome.x12.ack277  # C2 rejected
+
+
+def test_a_resent_claim_gets_its_recorded_decision_and_nothing_is_queued_twice(store):
+    flow = workflow(store)
+    text = x12_837([ClaimSpec("C1", [Line("99457", "20260331")])]).encode()
+    first = flow.submit("acme", text, "a.837")
+    again = flow.submit("acme", text, "b.837")
+    assert again.claims[0].resent and again.claims[0].claim_pk == first.claims[0].claim_pk
+    assert again.claims[0].result.verdict == first.claims[0].result.verdict
+    assert again.claims[0].result.findings == first.claims[0].result.findings
+    assert count(store, ClaimRow) == 1 and count(store, OutboxRow) == 1
+
+
+def test_monitor_mode_holds_nothing_and_answers_as_accepted(store):
+    flow = workflow(store)
+    text = x12_837([ClaimSpec("C9", [Line("99458", "20260331"), Line("99470", "20260331")])])
+    outcome = flow.submit("acme", text.encode(), "m.837", mode="monitor")
+    (claim,) = outcome.claims
+    assert claim.result.verdict.value == "block" and claim.status == "forwarded"
+    assert count(store, OutboxRow) == 1
+    assert "STC*A2:20" in outcome.x12.ack277 and "*U~" not in outcome.x12.ack277
+
+
+def test_a_dry_run_records_nothing(store):
+    flow = workflow(store)
+    hl7 = dft_p03("D1", [Line("99457", "20260415")], obx=obx_minutes(1, 25, "202604061000", "video"))
+    outcome = flow.submit("acme", hl7.encode(), "d.hl7", dry_run=True)
+    assert outcome.submission_id is None and outcome.acks[0].split("\r")[1].startswith("MSA|A")
+    for model in (Submission, ClaimRow, OutboxRow, TimeEntryRow, Acknowledgement):
+        assert count(store, model) == 0, model.__name__
+
+
+def test_an_unknown_tenant_is_refused_before_anything_is_recorded(store):
+    flow = workflow(store)
+    with pytest.raises(UnknownTenant):
+        flow.submit("nobody", x12_837([ClaimSpec("C1", [Line("99457", "20260331")])]).encode(), "x")
+    assert count(store, Submission) == 0
+
+
+def test_documentation_and_device_data_arrive_in_messages_and_count_later(store):
+    flow = workflow(store)
+    oru = ("MSH|^~\\&|DEV|HOME|SCRUBBER|RCM|20260420||ORU^R01^ORU_R01|O1|P|2.6\r"
+           "PID|1||MRN-1^^^CLINIC^MR\rOBR|1|||182777000^monitoring^SCT|||20260402\r"
+           + "".join(f"OBX|{n}|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97|%|||||R|||202604{n:02d}\r"
+                     for n in range(1, 17)))
+    flow.submit("acme", oru.encode(), "oru.hl7")
+    assert count(store, ReadingRow) == 16
+    documented = dft_p03("E1", [Line("99457", "20260415")],
+                         obx=obx_minutes(1, 25, "202604061000", "video")
+                         + obx_dates(2, "RPM-CONSENT", ["20260301"]))
+    flow.submit("acme", documented.encode(), "e.hl7")
+    assert count(store, TimeEntryRow) == 1
+    device = dft_p03("E2", [Line("99454", "20260416")])
+    (claim,) = flow.submit("acme", device.encode(), "f.hl7").claims
+    rules = {f.rule for f in claim.result.findings}
+    assert "device-days-insufficient" not in rules and "documentation-missing" not in rules
+
+
+def test_history_rebuilt_from_the_ledger_equals_the_in_memory_check(store):
+    """Claims sent one submission at a time through the ledger get the decisions `check` gives
+    the same claims in one run (replacements, voids and credits included)."""
+    messages = [
+        x12_837([ClaimSpec("A1", [Line("99454", "20260405"), Line("99457", "20260410")])]),
+        x12_837([ClaimSpec("A2", [Line("99454", "20260420")])]),  # same device period: blocked
+        x12_837([ClaimSpec("A3", [Line("99458", "20260412")])]),
+        x12_837([ClaimSpec("A1", [Line("99454", "20260405")], frequency="7")]),  # replaces A1
+        x12_837([ClaimSpec("A4", [Line("99457", "20260422")])]),  # 99457 free again after A1's replacement
+        dft_p03("H1", [Line("99457", "20260512")]),
+        dft_p03("H2", [Line("99457", "20260512", credit=True)]),  # credit reverses H1
+        dft_p03("H3", [Line("99457", "20260514")]),
+    ]
+    flow = workflow(store)
+    through_ledger = [(c.result.id, c.result.verdict, c.result.findings)
+                      for text in messages for c in flow.submit("acme", text.encode(), "m").claims]
+    checker = Checker(SHIPPED, SHIPPED.profiles["medicare"])
+    in_memory = [(r.id, r.verdict, r.findings) for text in messages
+                 for item in read_input(text.encode(), "m").items
+                 if (r := checker.check(item)) is not None]
+    assert through_ledger == in_memory
+    assert {v.value for _, v, _ in in_memory} >= {"block", "flag"}
+
+
+def test_concurrent_submissions_for_one_patient_month_let_exactly_one_through(store):
+    """20 different claims billing 99457 for one patient-month, submitted in parallel: the patient
+    lock makes them queue, so once-per-period lets exactly one pass."""
+    flow = workflow(store)
+    # the patient exists already (so no insert conflict serializes the racers for us)
+    flow.submit("acme", dft_p03("P0", [Line("99457", "20260301")]).encode(), "p0.hl7")
+    outcomes = []
+    errors = []
+    start = threading.Barrier(20)
+
+    def submit(number: int) -> None:
+        try:
+            start.wait(timeout=60)
+            text = dft_p03(f"P{number + 1}", [Line("99457", f"202604{number + 1:02d}")])
+            outcomes.extend(flow.submit("acme", text.encode(), f"p{number}.hl7").claims)
+        except Exception as error:  # collected: a thread's exception would vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(outcomes) == 20
+    through = [o for o in outcomes if o.result.verdict.value != "block"]
+    assert len(through) == 1
+    assert count(store, OutboxRow) == 2  # P0 and the one
+    blocked_rules = {f.rule for o in outcomes if o not in through for f in o.result.findings
+                     if f.severity.value == "block"}
+    assert blocked_rules == {"once-per-period"}
+
+
+def test_no_names_member_ids_or_birth_dates_in_the_logs(store, caplog):
+    flow = workflow(store)
+    caplog.set_level("DEBUG")
+    text = dft_p03("L1", [Line("99458", "20260415")], mrn="MRN-777", member_id="1EG4TE5MK73")
+    flow.submit("acme", text.replace("DOE^JANE", "ZYXWOLSKI^PRUDENCE").encode(), "l.hl7")
+    flow.submit("acme", x12_837([ClaimSpec("L2", [Line("99457", "20260331")])]).encode(), "l.837")
+    logged = caplog.text
+    assert "claim" in logged and "L1" in logged  # it does log, by claim id
+    for secret in ("ZYXWOLSKI", "PRUDENCE", "1EG4TE5MK73", "MRN-777", "DOE", "JANE", "19500201",
+                   "1950-02-01"):
+        assert secret not in logged, secret
