@@ -222,6 +222,68 @@ def db_upgrade() -> None:
     click.echo(f"{shown}: schema at revision {current}")
 
 
+@main.group()
+def tokens() -> None:
+    """Bearer tokens for the HTTP API (each bound to one tenant and one role)."""
+
+
+@tokens.command("create")
+@click.option("--tenant", required=True, help="Tenant name (created when new).")
+@click.option("--role", required=True, type=click.Choice(["submitter", "reviewer", "admin"]))
+@click.option("--name", required=True, help="What the token is for (shown in lists and audit).")
+def tokens_create(tenant, role, name) -> None:
+    """Create a token and print it (it is shown this once; only its hash is kept)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from scrubber.store import Store
+    from scrubber.web.auth import create_token
+
+    store = Store()
+    try:
+        with store.transaction() as session:
+            token = create_token(store, session, store.tenant(session, tenant, create=True), name, role)
+    except IntegrityError:
+        raise _UsageFailure(f"tenant {tenant!r} already has a token named {name!r}") from None
+    finally:
+        store.dispose()
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--tenant", required=True)
+def tokens_list(tenant) -> None:
+    """The tenant's tokens: id, role, name, created, revoked."""
+    from scrubber.store import Store
+    from scrubber.web.auth import list_tokens
+
+    store = Store()
+    with store.transaction() as session:
+        found = store.tenant(session, tenant)
+        if found is None:
+            raise _UsageFailure(f"no tenant {tenant!r}")
+        for row in list_tokens(session, found):
+            revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else "-"
+            click.echo(f"{row.id}\t{row.role}\t{row.name}\t"
+                       f"{row.created_at.isoformat(timespec='seconds')}\t{revoked}")
+    store.dispose()
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id) -> None:
+    """Revoke a token by its id (effective within a minute in running processes)."""
+    from scrubber.store import Store
+    from scrubber.web.auth import revoke_token
+
+    store = Store()
+    with store.transaction() as session:
+        done = revoke_token(store, session, token_id)
+    store.dispose()
+    if not done:
+        raise _UsageFailure(f"no active token with id {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2575, show_default=True, type=int, help="Port (0 picks a free one).")

@@ -90,17 +90,21 @@ class Workflow:
         self.profile = profile
         self.clock = clock
 
-    def submit(self, tenant_name: str, data: bytes, source: str, mode: str = "enforce",
+    def submit(self, tenant_name: str, data: bytes, source: str, mode: str | None = None,
                dry_run: bool = False) -> SubmissionOutcome:
         """Check every claim of one message or file and record it; InputError for a body that is
-        neither X12 nor HL7, UnknownTenant for a tenant that does not exist."""
-        if mode not in MODES:
+        neither X12 nor HL7, UnknownTenant for a tenant that does not exist. `mode` defaults to
+        the tenant's own."""
+        if mode is not None and mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         read = read_input(data, source, keep_segments=True)
         submission_id = None
-        if not dry_run:
+        if dry_run:
+            mode = "enforce"
+        else:
             with self.store.transaction() as session:
                 tenant = self._tenant(session, tenant_name)
+                mode = mode or tenant.mode
                 row = Submission(tenant_id=tenant.id, kind=read.kind, source=source[:200], mode=mode,
                                  raw=data)
                 session.add(row)

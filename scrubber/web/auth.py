@@ -1,0 +1,133 @@
+"""Bearer tokens: each bound to one tenant and one role, stored as a slow hash (werkzeug's scrypt)
+and shown once. A token reads `rpms_<credential id>_<secret>`: the id finds the row, the secret is
+checked against its hash. Verified tokens are remembered for a minute (by a SHA-256 of the token)
+so a busy sender does not pay the slow hash on every request; a revocation takes effect within
+that minute."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import current_app, g, request
+from flask_smorest import abort
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from scrubber.store import Credential, Store, Tenant, utcnow
+
+__all__ = ["ROLES", "Principal", "create_token", "list_tokens", "revoke_token", "requires",
+           "TokenCache"]
+
+ROLES = ("submitter", "reviewer", "admin")
+PREFIX = "rpms"
+CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Principal:
+    credential_id: int
+    tenant_id: int
+    tenant: str
+    role: str
+    name: str
+
+
+def create_token(store: Store, session: Session, tenant: Tenant, name: str, role: str) -> str:
+    """A new token for the tenant with the role; the plaintext exists only in the return value."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    secret = secrets.token_urlsafe(32)
+    row = Credential(tenant_id=tenant.id, kind="token", name=name, role=role,
+                     secret_hash=generate_password_hash(secret))
+    session.add(row)
+    session.flush()
+    store.audit(session, tenant, "cli", "token-created", f"credential {row.id}", role=role, name=name)
+    return f"{PREFIX}_{row.id}_{secret}"
+
+
+def list_tokens(session: Session, tenant: Tenant) -> list[Credential]:
+    return list(session.scalars(select(Credential).where(
+        Credential.tenant_id == tenant.id, Credential.kind == "token").order_by(Credential.id)))
+
+
+def revoke_token(store: Store, session: Session, credential_id: int) -> bool:
+    row = session.get(Credential, credential_id)
+    if row is None or row.kind != "token" or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    tenant = session.get(Tenant, row.tenant_id)
+    store.audit(session, tenant, "cli", "token-revoked", f"credential {row.id}")
+    return True
+
+
+class TokenCache:
+    def __init__(self, seconds: float = CACHE_SECONDS):
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.seconds, principal)
+
+
+def _verify(store: Store, token: str) -> Principal | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit():
+        return None
+    with store.sessions() as session:
+        row = session.get(Credential, int(parts[1]))
+        if row is None or row.kind != "token" or row.revoked_at is not None:
+            return None
+        if not check_password_hash(row.secret_hash, parts[2]):
+            return None
+        tenant = session.get(Tenant, row.tenant_id)
+        return Principal(row.id, tenant.id, tenant.name, row.role, row.name)
+
+
+def _principal() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401, message="a bearer token is required (Authorization: Bearer <token>)",
+              headers={"WWW-Authenticate": "Bearer"})
+    token = token.strip()
+    key = hashlib.sha256(token.encode()).hexdigest()
+    cache: TokenCache = current_app.extensions["scrubber.tokens"]
+    principal = cache.get(key)
+    if principal is None:
+        principal = _verify(current_app.extensions["scrubber.store"], token)
+        if principal is None:
+            abort(401, message="the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
+        cache.put(key, principal)
+    return principal
+
+
+def requires(*roles: str):
+    """The view needs a valid token of one of `roles` (admin may do everything)."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = _principal()
+            if principal.role != "admin" and principal.role not in roles:
+                abort(403, message=f"this needs the {' or '.join(roles)} role; the token's role is "
+                                   f"{principal.role}")
+            g.principal = principal
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate

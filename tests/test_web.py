@@ -1,0 +1,118 @@
+"""The HTTP gateway through Flask's test client on a real ledger (SQLite file and PostgreSQL):
+answers in the sender's protocol, tokens and roles, tenant isolation, one JSON error envelope,
+size limits, the OpenAPI document, health and readiness."""
+import pytest
+from sqlalchemy import func, select
+
+from scrubber.store import ClaimRow, Store, Submission
+from scrubber.web import create_app
+from scrubber.web.auth import create_token
+from tests.builders import ClaimSpec, Line, dft_p03, x12_837
+
+BATCH = x12_837([ClaimSpec("C1", [Line("99457", "20260331")]),
+                 ClaimSpec("C2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-2")])
+
+
+def token(store: Store, tenant: str, role: str, name: str = "t") -> str:
+    with store.transaction() as session:
+        return create_token(store, session, store.tenant(session, tenant, create=True), name, role)
+
+
+@pytest.fixture
+def app(store):
+    app = create_app({"DATABASE_URL": store.url if store.is_postgres else str(store.engine.url),
+                      "MAX_CONTENT_LENGTH": 200_000})
+    yield app
+    app.extensions["scrubber.store"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def auth(value: str) -> dict:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_an_837_gets_verdicts_and_acknowledgements(store, client):
+    submitter = token(store, "acme", "submitter")
+    answer = client.post("/v1/x12/837", data=BATCH, headers=auth(submitter))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert [(c["id"], c["verdict"], c["status"]) for c in body["claims"]] == [
+        ("C1", "flag", "forwarded"), ("C2", "block", "held")]
+    assert body["summary"] == {"pass": 0, "flag": 1, "block": 1}
+    assert body["ack999"].startswith("ISA*") and "AK9*" in body["ack999"] and "STC*A2:20" in body["ack277"]
+    edi = client.post("/v1/x12/837", data=BATCH, headers={**auth(submitter), "Accept": "application/edi-x12"})
+    assert edi.mimetype == "application/edi-x12" and edi.get_data(as_text=True).count("ISA*") == 2
+
+
+def test_hl7_gets_acks_in_hl7(store, client):
+    submitter = token(store, "acme", "submitter")
+    answer = client.post("/v1/hl7", data=dft_p03("H1", [Line("99458", "20260415")]), headers=auth(submitter))
+    assert answer.status_code == 200 and answer.mimetype == "application/hl7-v2"
+    assert answer.get_data(as_text=True).split("\r")[1] == "MSA|AE|H1"
+
+
+def test_check_is_a_dry_run(store, client):
+    submitter = token(store, "acme", "submitter")
+    answer = client.post("/v1/check", data=BATCH, headers=auth(submitter))
+    assert answer.status_code == 200 and answer.get_json()["submission"] is None
+    with store.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 0
+        assert session.scalar(select(func.count()).select_from(ClaimRow)) == 0
+
+
+@pytest.mark.parametrize("path", ["/v1/x12/837", "/v1/hl7", "/v1/check"])
+def test_every_gateway_endpoint_needs_a_valid_token_of_the_right_role(store, client, path):
+    assert client.post(path, data=BATCH).status_code == 401
+    assert client.post(path, data=BATCH, headers=auth("rpms_1_forged")).status_code == 401
+    revoked = token(store, "acme", "submitter", "old")
+    from scrubber.web.auth import revoke_token
+    with store.transaction() as session:
+        revoke_token(store, session, int(revoked.split("_")[1]))
+    assert client.post(path, data=BATCH, headers=auth(revoked)).status_code == 401
+    wrong_role = {"/v1/check": None}.get(path, token(store, "acme", "reviewer", "r"))
+    if wrong_role:
+        denied = client.post(path, data=BATCH, headers=auth(wrong_role))
+        assert denied.status_code == 403 and denied.get_json()["code"] == 403
+
+
+def test_tenants_do_not_see_each_others_decisions(store, client):
+    a, b = token(store, "acme", "submitter"), token(store, "other", "submitter")
+    first = client.post("/v1/x12/837", data=BATCH, headers=auth(a)).get_json()
+    again = client.post("/v1/x12/837", data=BATCH, headers=auth(b)).get_json()
+    assert not any(c["resent"] for c in again["claims"])  # B's claims are B's own, decided afresh
+    assert again["submission"] != first["submission"]
+    with store.transaction() as session:
+        tenants = session.execute(select(ClaimRow.tenant_id, func.count()).group_by(ClaimRow.tenant_id)).all()
+    assert sorted(n for _, n in tenants) == [2, 2]
+
+
+def test_errors_share_one_json_envelope_and_name_the_problem(store, client):
+    submitter = token(store, "acme", "submitter")
+    empty = client.post("/v1/x12/837", data=b"", headers=auth(submitter))
+    assert empty.status_code == 400 and "body is empty" in empty.get_json()["message"]
+    neither = client.post("/v1/x12/837", data=b'{"not": "x12"}', headers=auth(submitter))
+    assert neither.status_code == 400 and "neither an X12" in neither.get_json()["message"]
+    mode = client.post("/v1/x12/837?mode=loud", data=BATCH, headers=auth(submitter))
+    assert mode.status_code == 400 and "mode 'loud'" in mode.get_json()["message"]
+    huge = client.post("/v1/x12/837", data=BATCH + "x" * 300_000, headers=auth(submitter))
+    assert huge.status_code == 413 and huge.get_json()["code"] == 413
+    missing = client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and missing.get_json()["status"] == "Not Found"
+
+
+def test_openapi_document_lists_the_gateway(client):
+    spec = client.get("/v1/openapi.json").get_json()
+    assert {"/v1/x12/837", "/v1/hl7", "/v1/check"} <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_health_and_readiness(client, tmp_path):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["migrations"]["current"] == "0001"
+    unmigrated = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}).test_client()
+    assert unmigrated.get("/readyz").status_code == 503
