@@ -18,7 +18,8 @@ from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.documentation import Documentation
 from scrubber.inputs import Input, InputError, read_input
-from scrubber.mllp import DEFAULT_MAX_FRAME, serve
+from scrubber.mllp import DEFAULT_MAX_FRAME
+from scrubber.mllp import serve as serve_mllp
 from scrubber.report import Report, rule_table
 
 PROGRESS_ABOVE = 200
@@ -222,6 +223,64 @@ def db_upgrade() -> None:
     click.echo(f"{shown}: schema at revision {current}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option("--demo", is_flag=True, help="Load the demo tenant and print a reviewer login and a "
+                                           "submitter token.")
+@click.option("--forward", is_flag=True, help="Also forward the outbox from a thread "
+                                              "(SCRUBBER_DOWNSTREAM_URL).")
+def serve(host, port, workers, demo, forward) -> None:
+    """Run the service (gunicorn); the ledger is created or migrated first."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scrubber.service import serve as run
+
+    if forward:
+        _downstream_or_fail()
+    try:
+        run(host, port, workers, demo, forward)
+    except SQLAlchemyError as error:
+        raise _UsageFailure(f"the database is not usable: {str(error).splitlines()[0]}") from None
+
+
+def _downstream_or_fail() -> None:
+    from scrubber.forwarder import from_environment
+
+    try:
+        from_environment().store.dispose()
+    except ValueError as error:
+        raise _UsageFailure(str(error)) from None
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--interval", default=1.0, show_default=True, type=float,
+              help="Seconds between passes when idle.")
+def worker(once, interval) -> None:
+    """Deliver the outbox to SCRUBBER_DOWNSTREAM_URL until SIGTERM."""
+    import signal
+    import threading
+
+    from scrubber.forwarder import from_environment
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        forwarder = from_environment()
+    except ValueError as error:
+        raise _UsageFailure(str(error)) from None
+    if once:
+        click.echo(f"attempted {forwarder.run_once(limit=10_000)} deliveries")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("rpm-scrubber worker: forwarding", err=True)
+    forwarder.run(stop, interval)
+
+
 @main.group()
 def tokens() -> None:
     """Bearer tokens for the HTTP API (each bound to one tenant and one role)."""
@@ -302,7 +361,7 @@ def mllp(host, port, docs, profile_name, max_frame) -> None:
         click.echo(f"rpm-scrubber mllp: listening on {address}:{bound}", err=True)
 
     try:
-        asyncio.run(serve(checker, host, port, max_frame, ready))
+        asyncio.run(serve_mllp(checker, host, port, max_frame, ready))
     except OSError as error:
         raise _UsageFailure(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
 

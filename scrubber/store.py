@@ -29,10 +29,13 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from scrubber.documentation import (
     Consent,
@@ -61,8 +64,26 @@ def database_url() -> str:
     return os.environ.get("SCRUBBER_DATABASE_URL") or f"sqlite:///{instance_path() / 'scrubber.sqlite3'}"
 
 
+class UTCDateTime(TypeDecorator):
+    """A moment in UTC on every backend: SQLite keeps no offset, so values are stored as UTC and
+    always read back as aware datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(UTC) if value is not None and dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 class Tenant(Base):
@@ -70,7 +91,7 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     mode: Mapped[str] = mapped_column(String(10), default="enforce")  # enforce | monitor
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Credential(Base):
@@ -83,8 +104,8 @@ class Credential(Base):
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))  # submitter | reviewer | admin
     secret_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (UniqueConstraint("tenant_id", "kind", "name"),)
 
 
@@ -96,7 +117,8 @@ class Patient(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     mrn: Mapped[str | None] = mapped_column(String(80), nullable=True)
     member_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    documented: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("tenant_id", "mrn"),
                       Index("ix_patients_member", "tenant_id", "member_id"))
 
@@ -159,7 +181,7 @@ class Attachment(Base):
     control_number: Mapped[str] = mapped_column(String(80))
     content_type: Mapped[str] = mapped_column(String(80))
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("tenant_id", "control_number"),)
 
 
@@ -173,7 +195,7 @@ class Submission(Base):
     source: Mapped[str] = mapped_column(String(200))
     mode: Mapped[str] = mapped_column(String(10))
     raw: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ClaimRow(Base):
@@ -195,7 +217,7 @@ class ClaimRow(Base):
     rule_set_version: Mapped[str] = mapped_column(String(20))
     body: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     findings: Mapped[list] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
         UniqueConstraint("tenant_id", "billing_provider", "claim_id", "content_hash",
                          name="uq_claims_resend"),
@@ -222,7 +244,7 @@ class Acknowledgement(Base):
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10))  # ta1 | 999 | 277 | ack
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboxRow(Base):
@@ -236,10 +258,10 @@ class OutboxRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
 
 
@@ -249,7 +271,7 @@ class Release(Base):
     claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Counter(Base):
@@ -266,7 +288,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(100))
@@ -324,24 +346,38 @@ class Store:
             session.flush()
         return found
 
+    def patients(self, session: Session, tenant: Tenant, mrn: str | None, member_id: str | None,
+                 lock: bool = False, create: bool = False) -> tuple[Patient | None, list[Patient]]:
+        """The patient row a claim or message belongs to, and every row that may be the same
+        patient (sharing its MRN or member id), all locked for the rest of the transaction when
+        asked (PostgreSQL row locks, taken in id order; SQLite holds the write lock already).
+
+        RULES.md section 5: the row with the MRN; else, by member id, a documented patient (the
+        claim's MRN matches nothing) or, for a claim without an MRN, any patient. The checker
+        decides sameness among the related rows exactly as `check` does."""
+        conditions = [column == value for column, value in ((Patient.mrn, mrn),
+                                                            (Patient.member_id, member_id)) if value]
+        if not conditions:
+            return None, []
+        query = select(Patient).where(Patient.tenant_id == tenant.id, or_(*conditions)).order_by(Patient.id)
+        if lock and self.is_postgres:
+            query = query.with_for_update()
+        related = list(session.scalars(query))
+        own = next((p for p in related if mrn and p.mrn == mrn), None)
+        if own is None and member_id:
+            own = next((p for p in related if p.member_id == member_id and (p.documented or not mrn)),
+                       None)
+        if own is None and create:
+            own = self._create_patient(session, tenant, mrn, member_id)
+            if lock and self.is_postgres:
+                session.execute(select(Patient.id).where(Patient.id == own.id).with_for_update())
+            if own not in related:
+                related.append(own)
+        return own, related
+
     def patient(self, session: Session, tenant: Tenant, mrn: str | None, member_id: str | None,
                 lock: bool = False, create: bool = False) -> Patient | None:
-        """The tenant's patient with this MRN, else this member id; locked for the rest of the
-        transaction when asked (PostgreSQL row lock; SQLite holds the write lock already)."""
-        found = None
-        for column, value in ((Patient.mrn, mrn), (Patient.member_id, member_id)):
-            if found is None and value:
-                query = select(Patient).where(Patient.tenant_id == tenant.id, column == value)
-                if lock and self.is_postgres:
-                    query = query.with_for_update()
-                found = session.scalars(query.order_by(Patient.id)).first()
-        if found is None and create and (mrn or member_id):
-            found = self._create_patient(session, tenant, mrn, member_id)
-            if lock and self.is_postgres:
-                session.execute(select(Patient.id).where(Patient.id == found.id).with_for_update())
-        if found is not None and found.member_id is None and member_id:
-            found.member_id = member_id
-        return found
+        return self.patients(session, tenant, mrn, member_id, lock, create)[0]
 
     def _create_patient(self, session: Session, tenant: Tenant, mrn: str | None,
                         member_id: str | None) -> Patient:
@@ -384,6 +420,7 @@ class Store:
         """Store the record's facts; a fact already stored (same entry id and program, same
         reading, consent or episode) is left as it is. Returns how many facts were new."""
         known = self.record_of(session, patient)
+        patient.documented = True
         entries = {(e.id, e.program) for e in known.time_entries}
         added = 0
         for entry in record.time_entries:
@@ -449,11 +486,12 @@ class Store:
             ClaimRow.tenant_id == tenant.id, ClaimRow.billing_provider == billing_provider,
             ClaimRow.claim_id == claim_id, ClaimRow.content_hash == digest))
 
-    def history(self, session: Session, tenant: Tenant, patient: Patient | None, claim_id: str,
+    def history(self, session: Session, tenant: Tenant, patients: list[Patient], claim_id: str,
                 billing_provider: str) -> list[ClaimRow]:
-        """The claims in history that bear on a new claim: the patient's, and those with its
-        claim id and billing provider (the ones a replacement or void may target), oldest first."""
-        mine = ClaimRow.patient_id == patient.id if patient is not None else False
+        """The claims in history that bear on a new claim: those of the patients it may be, and
+        those with its claim id and billing provider (the ones a replacement or void may target),
+        oldest first."""
+        mine = ClaimRow.patient_id.in_([p.id for p in patients])
         same = (ClaimRow.claim_id == claim_id) & (ClaimRow.billing_provider == billing_provider)
         return list(session.scalars(select(ClaimRow).where(
             ClaimRow.tenant_id == tenant.id, ClaimRow.in_history.is_(True), mine | same)

@@ -170,18 +170,17 @@ class Workflow:
             result = ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
                                  Verdict(known.verdict), _findings_from(known.findings), claim)
             return ClaimOutcome(result, known.status, known.id, resent=True)
-        patient = None
-        if claim.patient.identified:
-            patient = store.patient(session, tenant, claim.patient.mrn, claim.patient.member_id,
-                                    lock=True, create=True)
-            if claim.documentation is not None and not claim.malformed:
-                store.add_documentation(session, tenant, patient, claim.documentation)
+        patient, related = store.patients(session, tenant, claim.patient.mrn, claim.patient.member_id,
+                                          lock=True, create=True)
+        if patient is not None and claim.documentation is not None and not claim.malformed:
+            store.add_documentation(session, tenant, patient, claim.documentation)
         documentation = Documentation()
-        if patient is not None:
-            documentation = documentation.with_record(store.record_of(session, patient))
+        for row in related:
+            if row.documented:
+                documentation = documentation.with_record(store.record_of(session, row))
         checker = Checker(self.catalogue, self.profile, documentation,
                           store.attachment_numbers(session, tenant))
-        for row in store.history(session, tenant, patient, claim_id, provider):
+        for row in store.history(session, tenant, related, claim_id, provider):
             checker.remember(load_claim(row.body))
         result = checker.check(claim)
         forwarded = mode == "monitor" or result.verdict is not Verdict.BLOCK

@@ -42,7 +42,7 @@ def count(store, model, *where) -> int:
 
 def test_migrations_are_current_and_match_the_models(store):
     current, head = migration_status(store)
-    assert current == head == "0001"
+    assert current == head == "0002"
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
@@ -133,6 +133,11 @@ def test_history_rebuilt_from_the_ledger_equals_the_in_memory_check(store):
         dft_p03("H1", [Line("99457", "20260512")]),
         dft_p03("H2", [Line("99457", "20260512", credit=True)]),  # credit reverses H1
         dft_p03("H3", [Line("99457", "20260514")]),
+        # another MRN with the same member id, no documentation: another patient (RULES.md 5)
+        x12_837([ClaimSpec("M1", [Line("99457", "20260605")], mrn="MRN-9")]),
+        x12_837([ClaimSpec("M2", [Line("99457", "20260606")], mrn="MRN-1")]),
+        # no MRN: matched by member id, so the same patient as both
+        x12_837([ClaimSpec("M3", [Line("99457", "20260607")], mrn=None)]),
     ]
     flow = workflow(store)
     through_ledger = [(c.result.id, c.result.verdict, c.result.findings)
@@ -143,6 +148,18 @@ def test_history_rebuilt_from_the_ledger_equals_the_in_memory_check(store):
                  if (r := checker.check(item)) is not None]
     assert through_ledger == in_memory
     assert {v.value for _, v, _ in in_memory} >= {"block", "flag"}
+    verdicts = {claim_id: verdict.value for claim_id, verdict, _ in in_memory}
+    assert verdicts["M1"] != "block" and verdicts["M2"] != "block" and verdicts["M3"] == "block"
+
+
+def test_a_claim_matches_documentation_by_member_id_when_its_mrn_matches_nothing(store):
+    flow = workflow(store)
+    documented = dft_p03("D1", [Line("99457", "20260415")], mrn="MRN-DOC", member_id="MEM-7",
+                         obx=obx_minutes(1, 25, "202604061000", "video"))
+    flow.submit("acme", documented.encode(), "d.hl7")
+    other_mrn = dft_p03("D2", [Line("99457", "20260416")], mrn="MRN-NEW", member_id="MEM-7")
+    (claim,) = flow.submit("acme", other_mrn.encode(), "e.hl7").claims
+    assert "once-per-period" in {f.rule for f in claim.result.findings}
 
 
 def test_concurrent_submissions_for_one_patient_month_let_exactly_one_through(store):
