@@ -256,7 +256,8 @@ class OutboxRow(Base):
     claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     payload: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | dead
+    # held (waiting for a reviewer) | pending | delivered | dead
+    state: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -184,7 +184,7 @@ class Workflow:
             checker.remember(load_claim(row.body))
         result = checker.check(claim)
         forwarded = mode == "monitor" or result.verdict is not Verdict.BLOCK
-        payload = self._payload(claim, read) if forwarded else None
+        payload = self._payload(claim, read)  # a held claim's too: a reviewer may release it
         return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
                             claim.format, result, FORWARDED if forwarded else HELD, claim, payload,
                             dry_run)
@@ -208,10 +208,11 @@ class Workflow:
             session.add(ClaimLineRow(claim_pk=row.id, number=line.number, code=line.code,
                                      units=line.units, date_from=line.date_from, date_to=line.date_to,
                                      charge=line.charge, credit=line.credit))
-        if payload is not None:
+        if payload is not None and status in (FORWARDED, HELD):
             session.add(OutboxRow(tenant_id=tenant.id, claim_pk=row.id,
                                   idempotency_key=f"{tenant.name}/{row.id}/{digest[:16]}",
-                                  payload=payload, next_attempt_at=utcnow()))
+                                  payload=payload, state="pending" if status == FORWARDED else "held",
+                                  next_attempt_at=utcnow()))
         self.store.audit(session, tenant, "gateway", "scrubbed", f"claim {row.id}",
                          verdict=result.verdict.value, status=status,
                          rules=sorted({f.rule for f in result.findings}))

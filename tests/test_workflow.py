@@ -55,12 +55,15 @@ def test_decisions_are_recorded_and_only_clean_claims_queued(store):
     assert [(c.result.id, c.result.verdict.value, c.status) for c in outcome.claims] == [
         ("C1", "flag", "forwarded"), ("C2", "block", "held")]
     with store.transaction() as session:
-        queued = session.scalars(select(OutboxRow)).all()
+        queued = session.scalars(select(OutboxRow).where(OutboxRow.state == "pending")).all()
+        held = session.scalars(select(OutboxRow).where(OutboxRow.state == "held")).all()
         (raw,) = session.scalars(select(Submission.raw)).all()
         kinds = sorted(session.scalars(select(Acknowledgement.kind)).all())
     assert raw == text.encode()  # kept verbatim
     assert [q.claim_pk for q in queued] == [outcome.claims[0].claim_pk]
     assert "CLM*C1*" in queued[0].payload and "CLM*C2*" not in queued[0].payload
+    # the held claim's payload waits for a reviewer's release; the worker never takes it
+    assert [h.claim_pk for h in held] == [outcome.claims[1].claim_pk] and "CLM*C2*" in held[0].payload
     assert kinds == ["277", "999"]
     assert "STC*A2:20" in outcome.x12.ack277 and "*U~" in outcome.x12.ack277  # C2 rejected
 
@@ -73,7 +76,7 @@ def test_a_resent_claim_gets_its_recorded_decision_and_nothing_is_queued_twice(s
     assert again.claims[0].resent and again.claims[0].claim_pk == first.claims[0].claim_pk
     assert again.claims[0].result.verdict == first.claims[0].result.verdict
     assert again.claims[0].result.findings == first.claims[0].result.findings
-    assert count(store, ClaimRow) == 1 and count(store, OutboxRow) == 1
+    assert count(store, ClaimRow) == 1 and count(store, OutboxRow, OutboxRow.state == "pending") == 1
 
 
 def test_monitor_mode_holds_nothing_and_answers_as_accepted(store):
@@ -82,7 +85,7 @@ def test_monitor_mode_holds_nothing_and_answers_as_accepted(store):
     outcome = flow.submit("acme", text.encode(), "m.837", mode="monitor")
     (claim,) = outcome.claims
     assert claim.result.verdict.value == "block" and claim.status == "forwarded"
-    assert count(store, OutboxRow) == 1
+    assert count(store, OutboxRow, OutboxRow.state == "pending") == 1
     assert "STC*A2:20" in outcome.x12.ack277 and "*U~" not in outcome.x12.ack277
 
 
@@ -189,7 +192,7 @@ def test_concurrent_submissions_for_one_patient_month_let_exactly_one_through(st
     assert len(outcomes) == 20
     through = [o for o in outcomes if o.result.verdict.value != "block"]
     assert len(through) == 1
-    assert count(store, OutboxRow) == 2  # P0 and the one
+    assert count(store, OutboxRow, OutboxRow.state == "pending") == 2  # P0 and the one
     blocked_rules = {f.rule for o in outcomes if o not in through for f in o.result.findings
                      if f.severity.value == "block"}
     assert blocked_rules == {"once-per-period"}

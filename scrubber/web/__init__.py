@@ -14,6 +14,7 @@ from flask_smorest import Api
 
 from scrubber.catalogue import catalogue
 from scrubber.store import Store, instance_path
+from scrubber.web import api as json_api
 from scrubber.web import gateway, ops
 from scrubber.web.auth import TokenCache
 from scrubber.workflow import Workflow
@@ -47,5 +48,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["scrubber.tokens"] = TokenCache()
     api = Api(app)
     api.register_blueprint(gateway.blp)
+    api.register_blueprint(json_api.blp)
     api.register_blueprint(ops.blp)
     return app

@@ -1,0 +1,359 @@
+"""The JSON API: documentation and attachment intake, claims and findings, release of a held
+claim, and the patient-month view. Every query is scoped by the token's tenant: another tenant's
+claim or patient is simply not found (404)."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from lxml import etree
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from scrubber.catalogue import catalogue
+from scrubber.docjson import DocumentationError, parse_documentation
+from scrubber.patient_month import PatientMonth, supported_device, supported_management
+from scrubber.periods import device_window, month_window
+from scrubber.store import (
+    Attachment,
+    AuditEntry,
+    ClaimLineRow,
+    ClaimRow,
+    OutboxRow,
+    Patient,
+    Release,
+    Store,
+    Tenant,
+    utcnow,
+)
+from scrubber.web.auth import requires
+
+blp = Blueprint("api", __name__, url_prefix="/v1", description="Documentation, claims and reviews.")
+
+VERDICTS = ("pass", "flag", "block")
+STATUSES = ("forwarded", "held", "released", "rejected")
+
+
+def _store() -> Store:
+    return current_app.extensions["scrubber.store"]
+
+
+def _tenant(session) -> Tenant:
+    return session.get(Tenant, g.principal.tenant_id)
+
+
+# -- schemas (they are the OpenAPI document as well) --------------------------------------
+class FindingSchema(Schema):
+    rule = fields.String()
+    severity = fields.String()
+    code = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    message = fields.String()
+    suggestion = fields.String()
+    location = fields.String(allow_none=True)
+    evidence = fields.List(fields.String())
+
+
+class LineSchema(Schema):
+    number = fields.Integer()
+    code = fields.String(allow_none=True)
+    units = fields.Integer(allow_none=True)
+    date_from = fields.Date(allow_none=True)
+    date_to = fields.Date(allow_none=True)
+    charge = fields.String(allow_none=True)
+    credit = fields.Boolean()
+
+
+class ClaimSchema(Schema):
+    id = fields.Integer(metadata={"description": "the ledger's id of the claim"})
+    claim_id = fields.String(metadata={"description": "CLM01 or MSH-10"})
+    format = fields.String()
+    patient = fields.String(allow_none=True)
+    billing_provider = fields.String()
+    verdict = fields.String()
+    status = fields.String()
+    rule_set_version = fields.String()
+    created_at = fields.DateTime()
+    findings = fields.List(fields.Nested(FindingSchema))
+
+
+class ClaimDetailSchema(ClaimSchema):
+    lines = fields.List(fields.Nested(LineSchema))
+    history = fields.List(fields.Dict(), metadata={"description": "the claim's audit trail"})
+    outbox = fields.Dict(allow_none=True)
+
+
+class ClaimQuerySchema(Schema):
+    verdict = fields.String(validate=validate.OneOf(VERDICTS))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    rule = fields.String()
+    patient = fields.String(metadata={"description": "MRN or member id"})
+    claim_id = fields.String()
+
+
+class FindingRowSchema(FindingSchema):
+    claim = fields.Integer()
+    claim_id = fields.String()
+
+
+class FindingQuerySchema(Schema):
+    rule = fields.String()
+    severity = fields.String(validate=validate.OneOf(("block", "flag", "info")))
+
+
+class ReleaseSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+class IntakeResultSchema(Schema):
+    patients = fields.Integer()
+    added = fields.Integer()
+
+
+class AttachmentResultSchema(Schema):
+    control_number = fields.String()
+    content_type = fields.String()
+    bytes = fields.Integer()
+
+
+# -- documentation ------------------------------------------------------------------------
+@blp.route("/documentation", methods=["POST"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})
+@blp.response(200, IntakeResultSchema)
+@requires("submitter")
+def documentation():
+    """Documentation JSON v1 (see README); idempotent by time-entry id, reading, consent, episode."""
+    data = request.get_json(silent=True)
+    if data is None:
+        abort(400, message="the body must be documentation JSON (version 1)")
+    try:
+        parsed = parse_documentation(data)
+    except DocumentationError as error:
+        abort(422, message="the documentation is not valid",
+              errors={path: [message] for path, message in error.errors})
+    store = _store()
+    added = 0
+    with store.transaction() as session:
+        tenant = _tenant(session)
+        for record in parsed.patients:
+            patient, _ = store.patients(session, tenant, record.id, record.member_id, lock=True,
+                                        create=True)
+            added += store.add_documentation(session, tenant, patient, record)
+        store.audit(session, tenant, g.principal.name, "documentation", "patients",
+                    patients=len(parsed.patients), added=added)
+    return {"patients": len(parsed.patients), "added": added}
+
+
+# -- attachments --------------------------------------------------------------------------
+_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                       huge_tree=False, remove_comments=False)
+
+
+@blp.route("/attachments/<string:control_number>", methods=["PUT"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}},
+                                                    "application/xml": {"schema": {"type": "string"}}}})
+@blp.response(200, AttachmentResultSchema)
+@requires("submitter")
+def attachment(control_number: str):
+    """The documentation a claim's PWK (AC) refers to, as JSON or XML; replaces an earlier one."""
+    if not 1 <= len(control_number) <= 80:
+        abort(400, message="the control number must be 1 to 80 characters")
+    body = request.get_data()
+    kind = request.mimetype
+    if kind == "application/json":
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError) as error:
+            abort(400, message=f"the attachment is not valid JSON ({error})")
+    elif kind in ("application/xml", "text/xml"):
+        try:
+            root = etree.fromstring(body, _XML)
+        except etree.XMLSyntaxError as error:
+            abort(400, message=f"the attachment is not well-formed XML ({error})")
+        if root.getroottree().docinfo.doctype:
+            abort(400, message="XML with a document type declaration (DTD) is not accepted")
+    else:
+        abort(415, message="send the attachment as application/json or application/xml")
+    store = _store()
+    with store.transaction() as session:
+        tenant = _tenant(session)
+        row = session.scalar(select(Attachment).where(Attachment.tenant_id == tenant.id,
+                                                      Attachment.control_number == control_number))
+        if row is None:
+            row = Attachment(tenant_id=tenant.id, control_number=control_number, content_type=kind,
+                             body=body)
+            session.add(row)
+        else:
+            row.content_type, row.body, row.received_at = kind, body, utcnow()
+        store.audit(session, tenant, g.principal.name, "attachment", control_number, bytes=len(body))
+    return {"control_number": control_number, "content_type": kind, "bytes": len(body)}
+
+
+# -- claims and findings ------------------------------------------------------------------
+def _claim_json(row: ClaimRow, patient: str | None) -> dict:
+    return {"id": row.id, "claim_id": row.claim_id, "format": row.format, "patient": patient,
+            "billing_provider": row.billing_provider, "verdict": row.verdict, "status": row.status,
+            "rule_set_version": row.rule_set_version, "created_at": row.created_at,
+            "findings": row.findings}
+
+
+@blp.route("/claims")
+class Claims(MethodView):
+    decorators = [requires("reviewer", "submitter")]
+
+    @blp.arguments(ClaimQuerySchema, location="query")
+    @blp.response(200, ClaimSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Claims of the tenant, newest first, with filters."""
+        query = (select(ClaimRow, Patient.mrn, Patient.member_id)
+                 .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
+                 .where(ClaimRow.tenant_id == g.principal.tenant_id))
+        for name in ("verdict", "status", "claim_id"):
+            if name in args:
+                query = query.where(getattr(ClaimRow, name) == args[name])
+        if "patient" in args:
+            query = query.where((Patient.mrn == args["patient"]) | (Patient.member_id == args["patient"]))
+        with _store().sessions() as session:
+            rows = session.execute(query.order_by(ClaimRow.id.desc())).all()
+        if "rule" in args:  # findings are JSON: filtered here, portable across databases
+            rows = [r for r in rows if any(f["rule"] == args["rule"] for f in r[0].findings)]
+        pagination_parameters.item_count = len(rows)
+        start = (pagination_parameters.page - 1) * pagination_parameters.page_size
+        return [_claim_json(row, mrn or member) for row, mrn, member
+                in rows[start:start + pagination_parameters.page_size]]
+
+
+def _own_claim(session, claim_pk: int) -> ClaimRow:
+    row = session.get(ClaimRow, claim_pk)
+    if row is None or row.tenant_id != g.principal.tenant_id:
+        abort(404, message=f"no claim {claim_pk}")
+    return row
+
+
+@blp.route("/claims/<int:claim_pk>")
+@blp.response(200, ClaimDetailSchema)
+@requires("reviewer", "submitter")
+def claim(claim_pk: int):
+    """One claim: lines, findings, where it stands in the outbox, and its audit trail."""
+    with _store().sessions() as session:
+        row = _own_claim(session, claim_pk)
+        patient = session.get(Patient, row.patient_id) if row.patient_id else None
+        lines = session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
+                                .order_by(ClaimLineRow.number)).all()
+        outbox = session.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
+        trail = session.scalars(select(AuditEntry).where(
+            AuditEntry.tenant_id == row.tenant_id,
+            AuditEntry.subject == f"claim {row.id}").order_by(AuditEntry.id)).all()
+        body = _claim_json(row, patient.mrn or patient.member_id if patient else None)
+        body["lines"] = [{"number": line.number, "code": line.code, "units": line.units,
+                          "date_from": line.date_from, "date_to": line.date_to, "charge": line.charge,
+                          "credit": line.credit} for line in lines]
+        body["history"] = [{"at": entry.at.isoformat(), "actor": entry.actor, "action": entry.action,
+                            **entry.detail} for entry in trail]
+        body["outbox"] = ({"state": outbox.state, "attempts": outbox.attempts,
+                           "last_error": outbox.last_error} if outbox else None)
+    return body
+
+
+@blp.route("/claims/<int:claim_pk>/release", methods=["POST"])
+@requires("reviewer")  # before the body is validated: no token, no schema errors
+@blp.arguments(ReleaseSchema)
+@blp.response(200, ClaimSchema)
+def release(args, claim_pk: int):
+    """Release a held claim with a reason: it joins the history and goes downstream."""
+    store = _store()
+    with store.transaction() as session:
+        row = _own_claim(session, claim_pk)
+        if row.status != "held":
+            abort(409, message=f"claim {claim_pk} is {row.status}, only a held claim can be released")
+        outbox = session.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
+        if outbox is None:
+            abort(409, message=f"claim {claim_pk} has nothing that could go downstream")
+        row.status, row.in_history = "released", True
+        outbox.state, outbox.next_attempt_at = "pending", utcnow()
+        session.add(Release(claim_pk=row.id, actor=g.principal.name, reason=args["reason"]))
+        store.audit(session, _tenant(session), g.principal.name, "released", f"claim {row.id}",
+                    reason=args["reason"])
+        patient = session.get(Patient, row.patient_id) if row.patient_id else None
+        return _claim_json(row, patient.mrn or patient.member_id if patient else None)
+
+
+@blp.route("/findings")
+class Findings(MethodView):
+    decorators = [requires("reviewer", "submitter")]
+
+    @blp.arguments(FindingQuerySchema, location="query")
+    @blp.response(200, FindingRowSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Findings of the tenant's claims, newest claim first, by rule or severity."""
+        with _store().sessions() as session:
+            rows = session.scalars(select(ClaimRow).where(ClaimRow.tenant_id == g.principal.tenant_id)
+                                   .order_by(ClaimRow.id.desc())).all()
+        found = [{**f, "claim": row.id, "claim_id": row.claim_id} for row in rows for f in row.findings
+                 if args.get("rule", f["rule"]) == f["rule"]
+                 and args.get("severity", f["severity"]) == f["severity"]]
+        pagination_parameters.item_count = len(found)
+        start = (pagination_parameters.page - 1) * pagination_parameters.page_size
+        return found[start:start + pagination_parameters.page_size]
+
+
+# -- the patient-month view ---------------------------------------------------------------
+@blp.route("/patients/<string:patient_id>/months/<string:month>")
+@requires("reviewer", "submitter")
+def patient_month(patient_id: str, month: str):
+    """Minutes, interactive communications, data days per 30-day period, billed and supported
+    codes, and the findings of the month's claims; `patient_id` is the MRN (or member id)."""
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        abort(400, message=f"month {month!r} is not YYYY-MM")
+    store = _store()
+    shipped = catalogue()
+    profile = current_app.extensions["scrubber.workflow"].profile
+    with store.sessions() as session:
+        tenant = _tenant(session)
+        patient = store.patient(session, tenant, patient_id, patient_id)
+        if patient is None:
+            abort(404, message=f"no patient {patient_id}")
+        record = store.record_of(session, patient)
+        claims = session.scalars(select(ClaimRow).where(ClaimRow.patient_id == patient.id)
+                                 .order_by(ClaimRow.id)).all()
+        lines = {row.id: session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
+                                         .order_by(ClaimLineRow.number)).all() for row in claims}
+    window = month_window(first)
+    view = PatientMonth(record, (), shipped)
+    minutes = view.minutes(window)
+    interactions = view.interactions(window, profile)
+    days_in_month = [window.start + timedelta(days=n) for n in range((window.end - window.start).days + 1)]
+    periods = []
+    for day in days_in_month:
+        period = device_window(day, day, view.episodes)
+        if period not in [p for p, _ in periods]:
+            periods.append((period, len(view.data_days(period))))
+    supported = [{"code": code, "units": units}
+                 for code, units in supported_management(minutes, bool(interactions), window.end, profile,
+                                                         shipped)]
+    for period, days in periods:
+        code = supported_device(days, period.end, profile, shipped)
+        if code:
+            supported.append({"code": code, "units": 1, "period": str(period)})
+    billed, findings = [], []
+    for row in claims:
+        in_month = [line for line in lines[row.id] if (line.date_to or line.date_from)
+                    and window.contains(line.date_to or line.date_from)]
+        if not in_month:
+            continue
+        billed += [{"claim": row.id, "claim_id": row.claim_id, "status": row.status, "code": line.code,
+                    "units": line.units, "date": (line.date_to or line.date_from).isoformat()}
+                   for line in in_month]
+        findings += [{**f, "claim": row.id} for f in row.findings]
+    return {"patient": patient.mrn or patient.member_id, "month": month,
+            "minutes": minutes,
+            "interactive_communications": len(interactions),
+            "device_periods": [{"period": str(p), "data_days": d} for p, d in periods],
+            "billed": billed, "supported": supported, "findings": findings}
