@@ -18,7 +18,7 @@ from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.documentation import Documentation
 from scrubber.inputs import Input, InputError, read_input
-from scrubber.mllp import DEFAULT_MAX_FRAME
+from scrubber.mllp import DEFAULT_MAX_FRAME, checker_answers, workflow_answers
 from scrubber.mllp import serve as serve_mllp
 from scrubber.report import Report, rule_table
 
@@ -203,6 +203,27 @@ def db() -> None:
     """The service's ledger (SCRUBBER_DATABASE_URL, else SQLite in the instance folder)."""
 
 
+def _ledger():
+    """The service's store, refusing a database whose schema is not current."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scrubber.store import Store, migration_status
+
+    store = Store()
+    shown = make_url(store.url).render_as_string(hide_password=True)
+    try:
+        current, head = migration_status(store)
+    except SQLAlchemyError as error:
+        store.dispose()
+        raise _UsageFailure(f"{shown}: {type(error).__name__}: {str(error).splitlines()[0]}") from None
+    if current != head:
+        store.dispose()
+        raise _UsageFailure(f"{shown}: the ledger is at revision {current or 'none'}, this version needs "
+                            f"{head}: run rpm-scrubber db upgrade")
+    return store
+
+
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create the ledger or bring its schema up to date."""
@@ -268,7 +289,7 @@ def worker(once, interval) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        forwarder = from_environment()
+        forwarder = from_environment(_ledger())
     except ValueError as error:
         raise _UsageFailure(str(error)) from None
     if once:
@@ -294,10 +315,9 @@ def tokens_create(tenant, role, name) -> None:
     """Create a token and print it (it is shown this once; only its hash is kept)."""
     from sqlalchemy.exc import IntegrityError
 
-    from scrubber.store import Store
     from scrubber.web.auth import create_token
 
-    store = Store()
+    store = _ledger()
     try:
         with store.transaction() as session:
             token = create_token(store, session, store.tenant(session, tenant, create=True), name, role)
@@ -312,10 +332,9 @@ def tokens_create(tenant, role, name) -> None:
 @click.option("--tenant", required=True)
 def tokens_list(tenant) -> None:
     """The tenant's tokens: id, role, name, created, revoked."""
-    from scrubber.store import Store
     from scrubber.web.auth import list_tokens
 
-    store = Store()
+    store = _ledger()
     with store.transaction() as session:
         found = store.tenant(session, tenant)
         if found is None:
@@ -331,10 +350,9 @@ def tokens_list(tenant) -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id) -> None:
     """Revoke a token by its id (effective within a minute in running processes)."""
-    from scrubber.store import Store
     from scrubber.web.auth import revoke_token
 
-    store = Store()
+    store = _ledger()
     with store.transaction() as session:
         done = revoke_token(store, session, token_id)
     store.dispose()
@@ -351,9 +369,23 @@ def tokens_revoke(token_id) -> None:
               help="Payer profile name, or a profile TOML file.")
 @click.option("--max-frame", default=DEFAULT_MAX_FRAME, show_default=True, type=int,
               help="Largest frame accepted, in bytes.")
-def mllp(host, port, docs, profile_name, max_frame) -> None:
-    """Listen for HL7 v2 messages over MLLP and answer each with an ACK (in-memory checks)."""
-    checker = Checker(catalogue(), _profile(profile_name), _documentation(tuple(docs)))
+@click.option("--tenant", default=None, help="Record and check through the service's ledger as this "
+                                             "tenant (SCRUBBER_DATABASE_URL); without it, in memory.")
+def mllp(host, port, docs, profile_name, max_frame, tenant) -> None:
+    """Listen for HL7 v2 messages over MLLP and answer each with an ACK."""
+    if tenant is not None:
+        from scrubber.workflow import Workflow
+
+        if docs:
+            raise _UsageFailure("--docs is for in-memory checks; send documentation to the ledger")
+        store = _ledger()
+        with store.transaction() as session:
+            if store.tenant(session, tenant) is None:
+                raise _UsageFailure(f"no tenant {tenant!r} in the ledger (rpm-scrubber tokens create "
+                                    "--tenant creates one)")
+        answer = workflow_answers(Workflow(store, catalogue(), _profile(profile_name)), tenant)
+    else:
+        answer = checker_answers(Checker(catalogue(), _profile(profile_name), _documentation(tuple(docs))))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -361,7 +393,7 @@ def mllp(host, port, docs, profile_name, max_frame) -> None:
         click.echo(f"rpm-scrubber mllp: listening on {address}:{bound}", err=True)
 
     try:
-        asyncio.run(serve_mllp(checker, host, port, max_frame, ready))
+        asyncio.run(serve_mllp(answer, host, port, max_frame, ready))
     except OSError as error:
         raise _UsageFailure(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
 

@@ -13,15 +13,18 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from itertools import count
 
 from hl7.ack import REJECT, AckError, AckStamp, build_ack
-from hl7.errors import DATA_TYPE
+from hl7.errors import DATA_TYPE, SEGMENT_SEQUENCE
 from hl7.reader import header_of, read_messages
 from scrubber.answers import Decision, answer_hl7
 from scrubber.checker import Checker
+from scrubber.inputs import InputError
+from scrubber.workflow import Workflow
 from x12.writer import Stamp
 
 __all__ = ["START", "END", "frame", "Listener", "serve"]
@@ -45,11 +48,13 @@ def _decode(data: bytes) -> str:
 
 
 class Listener:
-    """Answers framed HL7 messages with ACKs, checking claims with one in-memory checker."""
+    """Answers framed HL7 messages with ACKs. `answer` turns one frame's bytes into the ACK of
+    each message in it: the in-memory checker (`checker_answers`) or the ledger's workflow
+    (`workflow_answers`); it runs in a worker thread so a slow database never stalls the loop."""
 
-    def __init__(self, checker: Checker, max_frame: int = DEFAULT_MAX_FRAME,
+    def __init__(self, answer: Callable[[bytes], list[str]], max_frame: int = DEFAULT_MAX_FRAME,
                  clock: Callable[[], datetime] = lambda: datetime.now().astimezone()):
-        self.checker = checker
+        self.answer = answer
         self.max_frame = max_frame
         self.clock = clock
         self.controls = count(1)
@@ -59,19 +64,6 @@ class Listener:
     def _stamps(self):
         while True:
             yield Stamp(self.clock(), next(self.controls))
-
-    def answer(self, data: bytes) -> list[bytes]:
-        """The framed ACK for each message in one frame (a batch frame holds several)."""
-        messages = read_messages(_decode(data), "mllp")
-        decisions = {}
-        for received in messages:
-            result = self.checker.check(received.item)
-            if result is not None:
-                decisions[id(received.item)] = Decision(result.verdict, result.findings)
-                rules = sorted({f.rule for f in result.findings})
-                log.info("message %s: %s %s", result.id, result.verdict.value, ",".join(rules))
-        acks = answer_hl7(messages, lambda claim: decisions[id(claim)], self._stamps())
-        return [frame(ack) for ack in acks]
 
     def _oversize(self, head: bytes) -> bytes:
         header = header_of(_decode(head[:4096]).replace("\n", "\r"))
@@ -97,8 +89,9 @@ class Listener:
                 if buffer and end > 0:
                     data = bytes(buffer[1:end])
                     del buffer[:end + len(END)]
-                    for ack in self.answer(data):
-                        writer.write(ack)
+                    acks = await asyncio.get_running_loop().run_in_executor(None, self.answer, data)
+                    for ack in acks:
+                        writer.write(frame(ack))
                     await writer.drain()
                     continue
                 if len(buffer) > self.max_frame:
@@ -135,9 +128,55 @@ class Listener:
         return b""
 
 
-async def serve(checker: Checker, host: str, port: int, max_frame: int = DEFAULT_MAX_FRAME,
+def _clock_stamps(controls):
+    while True:
+        yield Stamp(datetime.now().astimezone(), next(controls))
+
+
+def checker_answers(checker: Checker) -> Callable[[bytes], list[str]]:
+    """Check with one in-memory checker (history is the process's own); one frame at a time."""
+    lock = threading.Lock()
+    controls = count(1)
+
+    def answer(data: bytes) -> list[str]:
+        with lock:
+            messages = read_messages(_decode(data), "mllp")
+            decisions = {}
+            for received in messages:
+                result = checker.check(received.item)
+                if result is not None:
+                    decisions[id(received.item)] = Decision(result.verdict, result.findings)
+                    rules = sorted({f.rule for f in result.findings})
+                    log.info("message %s: %s %s", result.id, result.verdict.value, ",".join(rules))
+            return answer_hl7(messages, lambda claim: decisions[id(claim)], _clock_stamps(controls))
+    return answer
+
+
+def _rejected(data: bytes) -> list[str]:
+    """One AR for a frame that does not hold HL7 (nothing is recorded)."""
+    error = AckError(None, SEGMENT_SEQUENCE, "E", None, "",
+                     "the frame does not hold an HL7 v2 message (it must start with MSH)")
+    stamp = next(_clock_stamps(count(1)))
+    return [build_ack(header_of(_decode(data[:4096])), REJECT, [error],
+                      AckStamp(stamp.now, str(stamp.control)))]
+
+
+def workflow_answers(workflow: Workflow, tenant: str) -> Callable[[bytes], list[str]]:
+    """Record and answer through the ledger, as POST /v1/hl7 does."""
+    def answer(data: bytes) -> list[str]:
+        if _decode(data[:16]).lstrip("\ufeff \t\r\n")[:3] not in ("MSH", "FHS", "BHS"):
+            return _rejected(data)  # MLLP carries HL7 only: an X12 or other body is refused
+        try:
+            return workflow.submit(tenant, data, "mllp").acks
+        except InputError:
+            return _rejected(data)
+    return answer
+
+
+async def serve(answer: Callable[[bytes], list[str]], host: str, port: int,
+                max_frame: int = DEFAULT_MAX_FRAME,
                 ready: Callable[[str, int], None] | None = None) -> None:
-    listener = Listener(checker, max_frame)
+    listener = Listener(answer, max_frame)
     server = await asyncio.start_server(listener.handle, host, port)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

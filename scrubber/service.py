@@ -76,6 +76,7 @@ class _Gunicorn(BaseApplication):
                 continue  # gunicorn before 25 has no control socket to turn off
             self.cfg.set(key, value)
         self.cfg.set("when_ready", self.on_ready)
+        self.cfg.set("child_exit", _worker_exit)
 
     def load(self):
         from scrubber.web import create_app
@@ -83,7 +84,27 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
+def _metrics_folder() -> None:
+    """Workers add up their latency histograms through files in one folder, emptied on start."""
+    import os
+    import shutil
+
+    from scrubber.store import instance_path
+
+    folder = instance_path() / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def _worker_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None:
+    _metrics_folder()
     store = Store()
     upgrade(store)
     logins = prepare_demo(store) if demo else None

@@ -10,8 +10,10 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import select
 
-from tests.builders import Line, dft_p03
+from scrubber.store import ClaimRow, Store
+from tests.builders import ClaimSpec, Line, dft_p03, x12_837
 from tests.mllp_client import Client
 
 
@@ -131,3 +133,46 @@ def test_sigterm_finishes_the_message_in_flight_then_exits(listener):
         assert msa(client.receive())[2] == "LAST"
         assert client.closed()
     assert process.wait(timeout=30) == 0
+
+
+def test_the_listener_records_through_the_ledger_when_given_a_tenant(tmp_path):
+    env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("SCRUBBER_DATABASE_URL", None)
+    fresh = subprocess.run([sys.executable, "-m", "scrubber.cli", "tokens", "create", "--tenant", "acme",
+                            "--role", "submitter", "--name", "engine"], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert fresh.returncode == 2 and "run rpm-scrubber db upgrade" in fresh.stderr  # no traceback
+    subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    made = subprocess.run([sys.executable, "-m", "scrubber.cli", "tokens", "create", "--tenant", "acme",
+                           "--role", "submitter", "--name", "engine"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    process = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "mllp", "--port", "0",
+                                "--tenant", "acme"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        while port is None:
+            line = process.stderr.readline()
+            assert line, "the listener did not start"
+            found = re.search(r"listening on [\d.]+:(\d+)", line)
+            port = int(found.group(1)) if found else None
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+        with Client(port) as client:
+            client.send(dft_p03("L1", [Line("99457", "20260415")]))
+            first = msa(client.receive())
+            client.send(dft_p03("L2", [Line("99457", "20260416")]))  # same month: once-per-period
+            second = msa(client.receive())
+            client.send(x12_837([ClaimSpec("X1", [Line("99457", "20260331")])]))
+            not_hl7 = msa(client.receive())
+        assert first[1:3] == ["AA", "L1"] and second[1:3] == ["AE", "L2"] and not_hl7[1] == "AR"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        process.stderr.close()
+    store = Store(f"sqlite:///{tmp_path / 'instance' / 'scrubber.sqlite3'}")
+    with store.transaction() as session:
+        recorded = [(row.claim_id, row.status)
+                    for row in session.scalars(select(ClaimRow).order_by(ClaimRow.id))]
+    store.dispose()
+    assert recorded == [("L1", "forwarded"), ("L2", "held")]

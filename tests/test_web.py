@@ -116,3 +116,14 @@ def test_health_and_readiness(client, tmp_path):
     assert ready.status_code == 200 and ready.get_json()["migrations"]["current"] == "0002"
     unmigrated = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}).test_client()
     assert unmigrated.get("/readyz").status_code == 503
+
+
+def test_metrics_report_latency_and_the_ledger(store, client):
+    submitter = token(store, "acme", "submitter")
+    client.post("/v1/x12/837", data=BATCH, headers=auth(submitter))
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'scrubber_submissions_total{kind="x12"} 1.0' in text
+    assert 'scrubber_claims_total{status="held",verdict="block"} 1.0' in text
+    assert 'scrubber_findings_total{rule="mutually-exclusive",severity="block"}' in text
+    assert 'scrubber_outbox{state="pending"} 1.0' in text and 'scrubber_outbox{state="held"} 1.0' in text
+    assert 'scrubber_request_seconds_bucket{endpoint="gateway.submit_837"' in text

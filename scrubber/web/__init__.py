@@ -15,7 +15,7 @@ from flask_smorest import Api
 from scrubber.catalogue import catalogue
 from scrubber.store import Store, instance_path
 from scrubber.web import api as json_api
-from scrubber.web import gateway, ops
+from scrubber.web import gateway, metrics, ops
 from scrubber.web.auth import TokenCache
 from scrubber.workflow import Workflow
 
@@ -50,4 +50,6 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_blueprint(gateway.blp)
     api.register_blueprint(json_api.blp)
     api.register_blueprint(ops.blp)
+    api.register_blueprint(metrics.blp)
+    metrics.instrument(app)
     return app
