@@ -203,6 +203,24 @@ def db() -> None:
     """The service's ledger (SCRUBBER_DATABASE_URL, else SQLite in the instance folder)."""
 
 
+@db.command("purge")
+@click.option("--days", type=int, default=None,
+              help="Keep raw messages this many days (default SCRUBBER_RAW_RETENTION_DAYS).")
+def db_purge(days) -> None:
+    """Drop the verbatim text of messages older than the retention period (decisions stay)."""
+    import os
+    from datetime import timedelta
+
+    days = days if days is not None else os.environ.get("SCRUBBER_RAW_RETENTION_DAYS")
+    if days is None:
+        raise _UsageFailure("give --days or set SCRUBBER_RAW_RETENTION_DAYS")
+    store = _ledger()
+    with store.transaction() as session:
+        purged = store.purge_raw(session, timedelta(days=int(days)))
+    store.dispose()
+    click.echo(f"purged the raw text of {purged} message(s) older than {days} days")
+
+
 def _ledger():
     """The service's store, refusing a database whose schema is not current."""
     from sqlalchemy.engine import make_url

@@ -22,6 +22,7 @@ import random
 import re
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -158,8 +159,14 @@ class Forwarder:
                 log.info("outbox %s attempt %s failed: %s", row_id, attempts, reason)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        retention = os.environ.get("SCRUBBER_RAW_RETENTION_DAYS")
+        purged_at = 0.0
         while not stop.is_set():
             try:
+                if retention and time.monotonic() - purged_at > 3600:  # hourly
+                    with self.store.transaction() as session:
+                        self.store.purge_raw(session, timedelta(days=int(retention)))
+                    purged_at = time.monotonic()
                 busy = self.run_once()
             except Exception:  # the database went away for a moment: log, wait, go on
                 log.exception("forwarding pass failed")

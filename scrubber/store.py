@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import (
@@ -479,6 +479,18 @@ class Store:
               **detail) -> None:
         session.add(AuditEntry(tenant_id=tenant.id, actor=actor, action=action, subject=subject,
                                detail=detail))
+
+    def purge_raw(self, session: Session, older_than: timedelta) -> int:
+        """Drop the verbatim text of messages received before now - `older_than` (their claims,
+        decisions and acknowledgements stay); returns how many were purged."""
+        cutoff = utcnow() - older_than
+        rows = session.scalars(select(Submission).where(Submission.received_at < cutoff,
+                                                        Submission.raw.is_not(None))).all()
+        for row in rows:
+            row.raw = None
+            tenant = session.get(Tenant, row.tenant_id)
+            self.audit(session, tenant, "retention", "raw-purged", f"submission {row.id}")
+        return len(rows)
 
     # -- claims -----------------------------------------------------------------------------
     def recorded(self, session: Session, tenant: Tenant, billing_provider: str, claim_id: str,

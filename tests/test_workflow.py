@@ -2,12 +2,12 @@
 before answers, the outbox, re-sends, modes, dry runs, documentation intake, history rebuilt from
 the ledger equal to the in-memory check, and concurrent submissions for one patient-month."""
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from scrubber.catalogue import catalogue
 from scrubber.checker import Checker
@@ -209,3 +209,15 @@ def test_no_names_member_ids_or_birth_dates_in_the_logs(store, caplog):
     for secret in ("ZYXWOLSKI", "PRUDENCE", "1EG4TE5MK73", "MRN-777", "DOE", "JANE", "19500201",
                    "1950-02-01"):
         assert secret not in logged, secret
+
+
+def test_raw_messages_are_purged_after_the_retention_period_and_decisions_stay(store):
+    flow = workflow(store)
+    flow.submit("acme", x12_837([ClaimSpec("R1", [Line("99457", "20260331")])]).encode(), "r.837")
+    with store.transaction() as session:
+        assert store.purge_raw(session, timedelta(days=30)) == 0  # too recent
+        session.execute(update(Submission).values(received_at=datetime.now(UTC) - timedelta(days=31)))
+    with store.transaction() as session:
+        assert store.purge_raw(session, timedelta(days=30)) == 1
+        assert session.scalars(select(Submission.raw)).all() == [None]
+        assert session.scalar(select(ClaimRow.verdict)) is not None
