@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from scrubber.store import Credential, Store, Tenant, utcnow
 
-__all__ = ["ROLES", "Principal", "create_token", "list_tokens", "revoke_token", "requires",
+__all__ = ["ROLES", "Principal", "HostUser", "create_token", "list_tokens", "revoke_token", "requires",
            "TokenCache"]
 
 ROLES = ("submitter", "reviewer", "admin")
@@ -32,6 +32,16 @@ CACHE_SECONDS = 60
 class Principal:
     credential_id: int
     tenant_id: int
+    tenant: str
+    role: str
+    name: str
+
+
+@dataclass(frozen=True)
+class HostUser:
+    """Who a host application (EHR plugin) says is calling: its tenant, role and a name for the
+    audit log."""
+
     tenant: str
     role: str
     name: str
@@ -100,7 +110,21 @@ def _verify(store: Store, token: str) -> Principal | None:
         return Principal(row.id, tenant.id, tenant.name, row.role, row.name)
 
 
+def _from_host(user: HostUser) -> Principal:
+    if user.role not in ROLES:
+        abort(403, message=f"the host application gave an unknown role {user.role!r}")
+    store: Store = current_app.extensions["scrubber.store"]
+    with store.transaction() as session:
+        tenant = store.tenant(session, user.tenant, create=True)
+        return Principal(0, tenant.id, tenant.name, user.role, user.name)
+
+
 def _principal() -> Principal:
+    host = current_app.extensions.get("scrubber.authenticate")
+    if host is not None:
+        user = host(request)
+        if user is not None:
+            return _from_host(user)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -1,0 +1,57 @@
+"""The EHR plugin: the scrubber's API mounted into a host Flask application under a prefix, with
+the host's own authentication, on a real ledger."""
+import re
+from pathlib import Path
+
+from flask import Flask
+
+from scrubber.web import ClaimScrubber, HostUser
+from tests.builders import ClaimSpec, Line, x12_837
+
+USERS = {"s3ss10n-billing": HostUser("clinic-a", "submitter", "billing-office"),
+         "s3ss10n-rcm": HostUser("clinic-a", "reviewer", "rcm-team")}
+
+
+def host_app(store) -> Flask:
+    app = Flask("ehr")
+
+    @app.route("/")
+    def home():
+        return "the EHR's own page"
+
+    ClaimScrubber(app, prefix="/billing", database_url=str(store.engine.url.render_as_string(
+        hide_password=False)), authenticate=lambda req: USERS.get(req.cookies.get("ehr_session", "")))
+    return app
+
+
+def test_the_api_runs_inside_the_host_with_the_hosts_login(store):
+    app = host_app(store)
+    client = app.test_client()
+    assert client.get("/").get_data(as_text=True) == "the EHR's own page"
+    batch = x12_837([ClaimSpec("E1", [Line("99457", "20260331")])])
+    assert client.post("/billing/v1/x12/837", data=batch).status_code == 401
+    client.set_cookie("ehr_session", "s3ss10n-billing")
+    answer = client.post("/billing/v1/x12/837", data=batch)
+    assert answer.status_code == 200 and answer.get_json()["claims"][0]["id"] == "E1"
+    assert client.get("/billing/v1/claims").status_code == 200  # submitters may read
+    denied = client.post(f"/billing/v1/claims/{1}/release", json={"reason": "fine"})
+    assert denied.status_code == 403  # the host's submitter is not a reviewer
+    client.set_cookie("ehr_session", "s3ss10n-rcm")
+    assert [c["claim_id"] for c in client.get("/billing/v1/claims").get_json()] == ["E1"]
+    spec = client.get("/billing/v1/openapi.json").get_json()
+    assert "/billing/v1/x12/837" in spec["paths"]
+    assert client.get("/billing/healthz").get_json() == {"status": "ok"}
+
+
+def test_the_readme_example_runs(store, monkeypatch):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (example,) = re.findall(r"<!-- plugin-example -->\n```python\n(.*?)```", readme, re.S)
+    monkeypatch.setenv("SCRUBBER_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    client = namespace["app"].test_client()
+    client.set_cookie("session_user", "dr-who")
+    batch = x12_837([ClaimSpec("R1", [Line("99457", "20260331")])])
+    assert client.post("/billing/v1/check", data=batch).status_code == 200
+    client.delete_cookie("session_user")
+    assert client.post("/billing/v1/check", data=batch).status_code == 401
