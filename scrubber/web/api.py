@@ -228,6 +228,8 @@ class Claims(MethodView):
 
 
 def _own_claim(session, claim_pk: int) -> ClaimRow:
+    if not 0 < claim_pk <= 2**31 - 1:  # outside the id column's range: no such claim
+        abort(404, message=f"no claim {claim_pk}")
     row = session.get(ClaimRow, claim_pk)
     if row is None or row.tenant_id != g.principal.tenant_id:
         abort(404, message=f"no claim {claim_pk}")
