@@ -99,12 +99,16 @@ class Workflow:
             raise ValueError(f"unknown mode {mode!r}")
         read = read_input(data, source, keep_segments=True)
         submission_id = None
+        # control numbers for every acknowledgement this submission can need, reserved up front
+        needed = 1 + 4 * len(read.items) + 4 * len(read.batch.interchanges if read.batch else ())
+        first_control = 1
         if dry_run:
             mode = "enforce"
         else:
             with self.store.transaction() as session:
                 tenant = self._tenant(session, tenant_name)
                 mode = mode or tenant.mode
+                first_control = self.store.next_number(session, f"control/{tenant_name}", needed)
                 row = Submission(tenant_id=tenant.id, kind=read.kind, source=source[:200], mode=mode,
                                  raw=data)
                 session.add(row)
@@ -119,7 +123,7 @@ class Workflow:
             if result is not None:
                 outcome.claims.append(result)
                 by_item[id(item)] = result
-        self._answer(tenant_name, read, outcome, by_item, dry_run)
+        self._answer(read, outcome, by_item, first_control, dry_run)
         return outcome
 
     def _tenant(self, session: Session, name: str) -> Tenant:
@@ -229,21 +233,15 @@ class Workflow:
         return None
 
     # -- answers ----------------------------------------------------------------------------
-    def _answer(self, tenant_name: str, read: Input, outcome: SubmissionOutcome,
-                by_item: dict[int, ClaimOutcome], dry_run: bool) -> None:
+    def _answer(self, read: Input, outcome: SubmissionOutcome, by_item: dict[int, ClaimOutcome],
+                first_control: int, dry_run: bool) -> None:
         def decide(claim: Claim) -> Decision:
             found = by_item[id(claim)]
             if outcome.mode == "monitor":
                 return Decision(Verdict.PASS, ())
             return Decision(found.result.verdict, found.result.findings)
 
-        count = 1 + 4 * len(read.items) + 4 * len(read.batch.interchanges if read.batch else ())
-        if dry_run:
-            first = 1
-        else:
-            with self.store.transaction() as session:
-                first = self.store.next_number(session, f"control/{tenant_name}", count)
-        stamps = stamps_from(self.clock(), first)
+        stamps = stamps_from(self.clock(), first_control)
         if read.batch is not None and read.batch.fatal is None:
             outcome.x12 = answer_x12(read.batch, decide, self.catalogue, stamps)
         elif read.messages is not None:

@@ -1,0 +1,200 @@
+"""HTTP benchmark: single-claim 837P submissions against `rpm-scrubber serve` on SQLite and on
+PostgreSQL, next to a bare Flask endpoint on the same gunicorn (the framework floor), in one run.
+
+    .venv/bin/python bench/http_bench.py                       # SQLite and PostgreSQL, 10 s each
+    .venv/bin/python bench/http_bench.py --seconds 20 --clients 4 --postgres URL
+
+For each target: a closed loop of N client processes (keep-alive connections) gives the peak
+throughput and its latency percentiles; then an open loop at 80 % of that peak (requests sent on a
+fixed schedule, latency measured from the scheduled time, so queueing counts) gives the latency a
+sender sees under load. Every submission is a different claim for one of 500 patients, so nothing
+is answered from the re-send shortcut. The clients run on the same machine as the server; the
+figures are for this machine only. This prints figures; it never passes or fails.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+BARE_APP = """
+from flask import Flask, request
+app = Flask("bare")
+
+@app.post("/ok")
+def ok():
+    request.get_data()
+    return {"status": "ok"}
+"""
+
+
+def claim_body(client: int, number: int) -> str:
+    from tests.builders import ClaimSpec, Line, x12_837
+
+    patient = (client * 7919 + number) % 500
+    day = 1 + number % 28
+    return x12_837([ClaimSpec(f"B{client}x{number}", [Line("99454", f"202604{day:02d}")],
+                              mrn=f"MRN-{patient}", member_id=f"M-{patient}")])
+
+
+def _client(args) -> list[tuple[float, int]]:
+    """One client process: (latency seconds, status) per request."""
+    host, port, path, token, seconds, rate, index, bare = args
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    headers = {"Content-Type": "application/edi-x12"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    results = []
+    start = time.perf_counter()
+    number = 0
+    while True:
+        now = time.perf_counter()
+        if now - start >= seconds:
+            break
+        scheduled = now
+        if rate:
+            scheduled = start + number / rate
+            if scheduled > now:
+                time.sleep(scheduled - now)
+        body = "x" if bare else claim_body(index, number)
+        connection.request("POST", path, body=body.encode(), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        results.append((time.perf_counter() - scheduled, response.status))
+        number += 1
+    connection.close()
+    return results
+
+
+def load(host: str, port: int, path: str, token: str | None, clients: int, seconds: float,
+         rate: float | None = None, bare: bool = False) -> dict:
+    per_client = rate / clients if rate else None
+    with multiprocessing.Pool(clients) as pool:
+        began = time.perf_counter()
+        parts = pool.map(_client, [(host, port, path, token, seconds, per_client, i + 1000 * int(began), bare)
+                                   for i in range(clients)])
+        elapsed = time.perf_counter() - began
+    results = [r for part in parts for r in part]
+    latencies = sorted(latency for latency, _ in results)
+    errors = sum(1 for _, status in results if status >= 400)
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return {"requests": len(results), "per_second": len(results) / elapsed, "errors": errors,
+            "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)}
+
+
+def _wait_for(process: subprocess.Popen, pattern: str, stream) -> re.Match:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        found = re.search(pattern, line)
+        if found:
+            return found
+    process.kill()
+    raise RuntimeError(f"the server did not start ({pattern!r} never printed)")
+
+
+def start_service(env: dict, workers: int) -> tuple[subprocess.Popen, int, str]:
+    process = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "serve", "--port", "0", "--workers",
+                                str(workers), "--demo"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    port = int(_wait_for(process, r"URL: http://[\d.]+:(\d+)", process.stdout).group(1))
+    token = _wait_for(process, r"Submitter token: (\S+)", process.stdout).group(1)
+    return process, port, token
+
+
+def start_bare(folder: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    (folder / "bare_app.py").write_text(BARE_APP)
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:0",
+                                "--chdir", str(folder), "bare_app:app"], stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True)
+    port = int(_wait_for(process, r"Listening at: http://[\d.]+:(\d+)", process.stderr).group(1))
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _postgres_database(url: str) -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+
+    name = f"scrubber_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return admin.url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def row(name: str, figures: dict) -> str:
+    return (f"{name:<34} {figures['requests']:>8} {figures['per_second']:>9.0f} {figures['p50']:>8.1f} "
+            f"{figures['p95']:>8.1f} {figures['p99']:>8.1f} {figures['errors']:>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--postgres", default=os.environ.get("SCRUBBER_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
+                        help="server to create a scratch database on ('' to skip PostgreSQL)")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; {args.clients} client processes, "
+          f"{args.workers} gunicorn workers, {args.seconds:g} s per run; latencies in ms")
+    header = f"{'run':<34} {'requests':>8} {'per s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'errors':>7}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as folder:
+        bare, bare_port = start_bare(Path(folder), args.workers)
+        try:
+            floor = load("127.0.0.1", bare_port, "/ok", None, args.clients, args.seconds, bare=True)
+        finally:
+            stop(bare)
+        print(row("bare Flask (floor), peak", floor))
+        targets = [("SQLite", {"SCRUBBER_INSTANCE_PATH": str(Path(folder) / "instance")}, None)]
+        if args.postgres:
+            url, drop = _postgres_database(args.postgres)
+            targets.append(("PostgreSQL", {"SCRUBBER_DATABASE_URL": url}, drop))
+        for name, extra, cleanup in targets:
+            env = {k: v for k, v in os.environ.items() if k != "SCRUBBER_DATABASE_URL"} | extra
+            service, port, token = start_service(env, args.workers)
+            try:
+                peak = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds)
+                steady = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,
+                              rate=0.8 * peak["per_second"])
+            finally:
+                stop(service)
+                if cleanup:
+                    cleanup()
+            print(row(f"{name} 837, peak", peak))
+            print(row(f"{name} 837, at 80 % of peak", steady))
+            print(f"{'':<34} {peak['per_second'] / floor['per_second'] * 100:.0f} % of the bare-Flask "
+                  f"floor; p99 at 80 % of peak {steady['p99']:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
