@@ -26,7 +26,13 @@ def host_app(store) -> Flask:
 
 def test_the_api_runs_inside_the_host_with_the_hosts_login(store):
     app = host_app(store)
-    client = app.test_client()
+    try:
+        _exercise(app.test_client())
+    finally:
+        app.extensions["scrubber.store"].dispose()
+
+
+def _exercise(client):
     assert client.get("/").get_data(as_text=True) == "the EHR's own page"
     batch = x12_837([ClaimSpec("E1", [Line("99457", "20260331")])])
     assert client.post("/billing/v1/x12/837", data=batch).status_code == 401
@@ -49,9 +55,13 @@ def test_the_readme_example_runs(store, monkeypatch):
     monkeypatch.setenv("SCRUBBER_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
     namespace: dict = {}
     exec(compile(example, "README.md", "exec"), namespace)
-    client = namespace["app"].test_client()
-    client.set_cookie("session_user", "dr-who")
-    batch = x12_837([ClaimSpec("R1", [Line("99457", "20260331")])])
-    assert client.post("/billing/v1/check", data=batch).status_code == 200
-    client.delete_cookie("session_user")
-    assert client.post("/billing/v1/check", data=batch).status_code == 401
+    app = namespace["app"]
+    try:
+        client = app.test_client()
+        client.set_cookie("session_user", "dr-who")
+        batch = x12_837([ClaimSpec("R1", [Line("99457", "20260331")])])
+        assert client.post("/billing/v1/check", data=batch).status_code == 200
+        client.delete_cookie("session_user")
+        assert client.post("/billing/v1/check", data=batch).status_code == 401
+    finally:
+        app.extensions["scrubber.store"].dispose()
