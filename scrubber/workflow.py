@@ -160,9 +160,8 @@ class Workflow:
             if patient is not None:
                 store.add_documentation(session, tenant, patient, item.record)
             return None
-        checker = Checker(self.catalogue, self.profile)
         if isinstance(item, Unreadable):
-            result = checker.check(item)
+            result = Checker(self.catalogue, self.profile).check(item)
             digest = hashlib.sha256(f"{submission_id}/{id(item)}/{result.findings}".encode()).hexdigest()
             return self._record(session, tenant, submission_id, None, item.control_id or "", "",
                                 digest, item.format, result, REJECTED, None, None, dry_run)
@@ -187,11 +186,14 @@ class Workflow:
         for row in store.history(session, tenant, related, claim_id, provider):
             checker.remember(load_claim(row.body))
         result = checker.check(claim)
-        forwarded = mode == "monitor" or result.verdict is not Verdict.BLOCK
-        payload = self._payload(claim, read)  # a held claim's too: a reviewer may release it
+        if claim.malformed:  # it cannot go downstream in any mode, nor be released
+            status, payload = REJECTED, None
+        else:
+            forwarded = mode == "monitor" or result.verdict is not Verdict.BLOCK
+            status = FORWARDED if forwarded else HELD
+            payload = self._payload(claim, read)  # a held claim's too: a reviewer may release it
         return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
-                            claim.format, result, FORWARDED if forwarded else HELD, claim, payload,
-                            dry_run)
+                            claim.format, result, status, claim, payload, dry_run)
 
     def _record(self, session: Session, tenant: Tenant, submission_id: int | None, patient,
                 claim_id: str, provider: str, digest: str, kind: str, result: ClaimResult,
@@ -237,8 +239,8 @@ class Workflow:
                 first_control: int, dry_run: bool) -> None:
         def decide(claim: Claim) -> Decision:
             found = by_item[id(claim)]
-            if outcome.mode == "monitor":
-                return Decision(Verdict.PASS, ())
+            if outcome.mode == "monitor" and found.status == FORWARDED:
+                return Decision(Verdict.PASS, ())  # shadow mode: the sender sees no rule at work
             return Decision(found.result.verdict, found.result.findings)
 
         stamps = stamps_from(self.clock(), first_control)

@@ -1,6 +1,7 @@
 """The submission workflow on a real ledger (SQLite file and PostgreSQL): decisions recorded
 before answers, the outbox, re-sends, modes, dry runs, documentation intake, history rebuilt from
 the ledger equal to the in-memory check, and concurrent submissions for one patient-month."""
+import re
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -25,6 +26,7 @@ from scrubber.store import (
 from scrubber.workflow import UnknownTenant, Workflow
 from tests.builders import ClaimSpec, Line, dft_p03, obx_dates, obx_minutes, x12_837
 
+REJECTED_STC = re.compile(r"STC\*A[3678]:")  # a 277CA rejection (category A3, A6, A7 or A8)
 NOW = datetime(2026, 4, 30, 9, 0, tzinfo=timezone(timedelta(hours=-5)))
 SHIPPED = catalogue()
 
@@ -65,7 +67,7 @@ def test_decisions_are_recorded_and_only_clean_claims_queued(store):
     # the held claim's payload waits for a reviewer's release; the worker never takes it
     assert [h.claim_pk for h in held] == [outcome.claims[1].claim_pk] and "CLM*C2*" in held[0].payload
     assert kinds == ["277", "999"]
-    assert "STC*A2:20" in outcome.x12.ack277 and "*U~" in outcome.x12.ack277  # C2 rejected
+    assert "STC*A2:20" in outcome.x12.ack277 and REJECTED_STC.search(outcome.x12.ack277)  # C2
 
 
 def test_a_resent_claim_gets_its_recorded_decision_and_nothing_is_queued_twice(store):
@@ -86,7 +88,7 @@ def test_monitor_mode_holds_nothing_and_answers_as_accepted(store):
     (claim,) = outcome.claims
     assert claim.result.verdict.value == "block" and claim.status == "forwarded"
     assert count(store, OutboxRow, OutboxRow.state == "pending") == 1
-    assert "STC*A2:20" in outcome.x12.ack277 and "*U~" not in outcome.x12.ack277
+    assert "STC*A2:20" in outcome.x12.ack277 and not REJECTED_STC.search(outcome.x12.ack277)
 
 
 def test_a_dry_run_records_nothing(store):
@@ -221,3 +223,15 @@ def test_raw_messages_are_purged_after_the_retention_period_and_decisions_stay(s
         assert store.purge_raw(session, timedelta(days=30)) == 1
         assert session.scalars(select(Submission.raw)).all() == [None]
         assert session.scalar(select(ClaimRow.verdict)) is not None
+
+
+def test_a_malformed_claim_is_rejected_in_every_mode_and_never_queued(store):
+    flow = workflow(store)
+    bad = x12_837([ClaimSpec("BAD", [Line("99457", "2026")])])  # DTP03 not a date
+    for mode in ("enforce", "monitor"):
+        outcome = flow.submit("acme", bad.replace("CLM*BAD", f"CLM*BAD{mode}").encode(), "b.837",
+                              mode=mode)
+        (claim,) = outcome.claims
+        assert (claim.result.verdict.value, claim.status) == ("block", "rejected")
+        assert "STC*A3:21" in outcome.x12.ack277  # answered as rejected, shadow mode or not
+    assert count(store, OutboxRow) == 0
