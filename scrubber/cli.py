@@ -268,7 +268,7 @@ def db_upgrade() -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
 @click.option("--demo", is_flag=True, help="Load the demo tenant and print a reviewer login and a "
                                            "submitter token.")
-@click.option("--forward", is_flag=True, help="Also forward the outbox from a thread "
+@click.option("--forward", is_flag=True, help="Also run a forwarding worker process "
                                               "(SCRUBBER_DOWNSTREAM_URL).")
 def serve(host, port, workers, demo, forward) -> None:
     """Run the service (gunicorn); the ledger is created or migrated first."""
@@ -318,6 +318,71 @@ def worker(once, interval) -> None:
         signal.signal(signum, lambda *_: stop.set())
     click.echo("rpm-scrubber worker: forwarding", err=True)
     forwarder.run(stop, interval)
+
+
+@main.group()
+def users() -> None:
+    """Review UI logins (username and password; reviewer or admin)."""
+
+
+def _new_password(from_stdin: bool) -> str:
+    import secrets
+
+    if not from_stdin:
+        return secrets.token_urlsafe(12)
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        raise _UsageFailure("a password needs at least 12 characters")
+    return password
+
+
+@users.command("create")
+@click.option("--tenant", required=True, help="Tenant name (created when new).")
+@click.option("--role", required=True, type=click.Choice(["reviewer", "admin"]))
+@click.option("--name", required=True, help="The username (unique across tenants).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of "
+                                                     "generating one.")
+def users_create(tenant, role, name, password_stdin) -> None:
+    """Create a login and print its password (generated unless given on stdin)."""
+    from sqlalchemy import select
+    from werkzeug.security import generate_password_hash
+
+    from scrubber.store import Credential
+
+    password = _new_password(password_stdin)
+    store = _ledger()
+    with store.transaction() as session:
+        taken = select(Credential.id).where(Credential.kind == "password", Credential.name == name)
+        if session.scalar(taken):
+            raise _UsageFailure(f"the username {name!r} is taken")
+        found = store.tenant(session, tenant, create=True)
+        session.add(Credential(tenant_id=found.id, kind="password", name=name, role=role,
+                               secret_hash=generate_password_hash(password)))
+        store.audit(session, found, "cli", "user-created", f"user {name}", role=role)
+    store.dispose()
+    click.echo(password if not password_stdin else f"user {name} created")
+
+
+@users.command("reset-password")
+@click.option("--name", required=True, help="The username.")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+def users_reset_password(name, password_stdin) -> None:
+    """Set a new password (and lift a lock-out); prints it unless given on stdin."""
+    from sqlalchemy import select
+    from werkzeug.security import generate_password_hash
+
+    from scrubber.store import Credential, Tenant
+
+    password = _new_password(password_stdin)
+    store = _ledger()
+    with store.transaction() as session:
+        row = session.scalar(select(Credential).where(Credential.kind == "password", Credential.name == name))
+        if row is None:
+            raise _UsageFailure(f"no user {name!r}")
+        row.secret_hash, row.failed_logins, row.locked_until = generate_password_hash(password), 0, None
+        store.audit(session, session.get(Tenant, row.tenant_id), "cli", "password-reset", f"user {name}")
+    store.dispose()
+    click.echo(password if not password_stdin else f"password of {name} reset")
 
 
 @main.group()

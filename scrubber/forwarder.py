@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from scrubber.store import ClaimRow, OutboxRow, Store, utcnow
 
-__all__ = ["Forwarder", "Delivery", "DeliveryError", "from_environment", "start_thread"]
+__all__ = ["Forwarder", "Delivery", "DeliveryError", "from_environment"]
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,3 @@ def from_environment(store: Store | None = None) -> Forwarder:
                      int(os.environ.get("SCRUBBER_DOWNSTREAM_ATTEMPTS", 8)),
                      float(os.environ.get("SCRUBBER_DOWNSTREAM_BACKOFF", 2.0)),
                      lease=timedelta(seconds=float(os.environ.get("SCRUBBER_DOWNSTREAM_LEASE", 60))))
-
-
-def start_thread() -> threading.Event:
-    """Forward in a daemon thread of this process; set the returned event to stop it."""
-    stop = threading.Event()
-    forwarder = from_environment()
-    threading.Thread(target=forwarder.run, args=(stop,), name="forwarder", daemon=True).start()
-    return stop

@@ -3,6 +3,8 @@ data and an optional forwarding thread."""
 from __future__ import annotations
 
 import secrets
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -104,7 +106,11 @@ def _worker_exit(server, worker) -> None:
 
 
 def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None:
+    from scrubber.store import instance_path
+    from scrubber.web import secret_key
+
     _metrics_folder()
+    secret_key(instance_path())  # made once, before the workers start
     store = Store()
     upgrade(store)
     logins = prepare_demo(store) if demo else None
@@ -118,14 +124,26 @@ def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None
             lines += [f"Reviewer: {logins.reviewer} / {logins.password}",
                       f"Submitter token: {logins.token}"]
         if forward:
-            from scrubber.forwarder import start_thread
-
-            start_thread()
-            lines.append("Forwarding: on (a thread in the master process)")
+            lines.append(f"Forwarding: on (worker process {forwarder.pid})")
         print("\n".join(lines), file=sys.stdout, flush=True)
 
-    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": None,
+    # gthread: browsers hold idle and speculative connections open, which would pin a sync worker
+    options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+               "accesslog": None,
                "errorlog": "-", "loglevel": "info", "proc_name": "rpm-scrubber",
                "graceful_timeout": 30, "timeout": 120,
                "control_socket_disable": True}  # several services may run on one machine
+    # Forwarding runs in a process of its own beside gunicorn: a thread in gunicorn's master would
+    # be copied, with whatever locks it held, into every worker forked after it started.
+    forwarder = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "worker"]) if forward else None
+
+    def stop_forwarding(server) -> None:
+        if forwarder is not None:
+            forwarder.send_signal(signal.SIGTERM)
+            try:
+                forwarder.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                forwarder.kill()
+
+    options["on_exit"] = stop_forwarding
     _Gunicorn(options, ready).run()

@@ -106,6 +106,8 @@ class Credential(Base):
     secret_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (UniqueConstraint("tenant_id", "kind", "name"),)
 
 
@@ -491,6 +493,20 @@ class Store:
             tenant = session.get(Tenant, row.tenant_id)
             self.audit(session, tenant, "retention", "raw-purged", f"submission {row.id}")
         return len(rows)
+
+    def release(self, session: Session, row: ClaimRow, actor: str, reason: str) -> None:
+        """A reviewer lets a held claim go: it joins the history and its queued payload becomes
+        due. ValueError (with the reason to show) when the claim is not held or has no payload."""
+        if row.status != "held":
+            raise ValueError(f"claim {row.id} is {row.status}, only a held claim can be released")
+        outbox = session.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
+        if outbox is None:
+            raise ValueError(f"claim {row.id} has nothing that could go downstream")
+        row.status, row.in_history = "released", True
+        outbox.state, outbox.next_attempt_at = "pending", utcnow()
+        session.add(Release(claim_pk=row.id, actor=actor, reason=reason))
+        self.audit(session, session.get(Tenant, row.tenant_id), actor, "released", f"claim {row.id}",
+                   reason=reason)
 
     # -- claims -----------------------------------------------------------------------------
     def recorded(self, session: Session, tenant: Tenant, billing_provider: str, claim_id: str,

@@ -12,6 +12,12 @@ POSTGRES = os.environ.get("SCRUBBER_TEST_POSTGRES_URL")
 NO_POSTGRES = "SCRUBBER_TEST_POSTGRES_URL is not set: the PostgreSQL variant of this test is skipped"
 
 
+@pytest.fixture(autouse=True)
+def _instance_folder(tmp_path_factory, monkeypatch):
+    """Apps made in a test keep their instance files (the session key) out of the checkout."""
+    monkeypatch.setenv("SCRUBBER_INSTANCE_PATH", str(tmp_path_factory.getbasetemp() / "instance"))
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A fresh database on the test server for this run."""

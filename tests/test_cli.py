@@ -191,9 +191,39 @@ def test_db_upgrade_creates_the_ledger_and_hides_passwords(tmp_path):
     done = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("schema at revision 0002")
+    assert done.stdout.strip().endswith("schema at revision 0003")
     assert (tmp_path / "instance" / "scrubber.sqlite3").is_file()
     env["SCRUBBER_DATABASE_URL"] = "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none"
     failed = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode == 2 and "s3cret" not in failed.stderr and "***" in failed.stderr
+
+
+def test_users_create_and_reset_password(tmp_path):
+    from sqlalchemy import select
+    from werkzeug.security import check_password_hash
+
+    from scrubber.store import Credential, Store
+
+    env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("SCRUBBER_DATABASE_URL", None)
+
+    def cli(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "scrubber.cli", *args], env=env, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    assert cli("db", "upgrade").returncode == 0
+    made = cli("users", "create", "--tenant", "acme", "--role", "reviewer", "--name", "rita")
+    assert made.returncode == 0 and len(made.stdout.strip()) >= 12
+    assert cli("users", "create", "--tenant", "other", "--role", "admin", "--name", "rita").returncode == 2
+    assert cli("users", "create", "--tenant", "acme", "--role", "submitter", "--name", "x").returncode == 2
+    short = cli("users", "reset-password", "--name", "rita", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "12 characters" in short.stderr
+    reset = cli("users", "reset-password", "--name", "rita", "--password-stdin", stdin="a long new secret\n")
+    assert reset.returncode == 0 and "a long new secret" not in reset.stdout
+    store = Store(f"sqlite:///{tmp_path / 'instance' / 'scrubber.sqlite3'}")
+    with store.transaction() as session:
+        row = session.scalar(select(Credential).where(Credential.name == "rita"))
+        assert row.role == "reviewer" and check_password_hash(row.secret_hash, "a long new secret")
+        assert not check_password_hash(row.secret_hash, made.stdout.strip())
+    store.dispose()

@@ -5,19 +5,25 @@
     SCRUBBER_INSTANCE_PATH    the instance folder (default ./instance)
     SCRUBBER_PROFILE          payer profile name (default medicare)
     SCRUBBER_MAX_BODY         largest request body in bytes (default 10 MiB)
+    SCRUBBER_SECRET_KEY       signs the review UI's session cookies (default: a random key kept
+                              in the instance folder, shared by every worker)
+    SCRUBBER_INSECURE_COOKIES set to 1 only to use the UI over plain http from another host
 """
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 
-from flask import Flask, Request
+from flask import Flask, Request, redirect, url_for
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 
 from scrubber.catalogue import catalogue
 from scrubber.store import Store, instance_path
 from scrubber.web import api as json_api
-from scrubber.web import gateway, metrics, ops
+from scrubber.web import gateway, metrics, ops, ui
 from scrubber.web.auth import HostUser, TokenCache
 from scrubber.workflow import Workflow
 
@@ -50,14 +56,38 @@ def _install(app: Flask, database_url: str | None, profile: str, prefix: str = "
     metrics.instrument(app)
 
 
+def secret_key(folder: Path) -> str:
+    """SCRUBBER_SECRET_KEY, else a random key made once and kept in the instance folder (created
+    without a race, so gunicorn workers started together share it)."""
+    if os.environ.get("SCRUBBER_SECRET_KEY"):
+        return os.environ["SCRUBBER_SECRET_KEY"]
+    path = folder / "secret_key"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(handle, "w") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance_path().resolve()))
     app.config.update(
         API_TITLE="rpm-claim-scrubber", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/v1", OPENAPI_JSON_PATH="openapi.json", API_SPEC_OPTIONS=_SECURITY,
+        SESSION_COOKIE_SECURE=os.environ.get("SCRUBBER_INSECURE_COOKIES") != "1",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_CHECK_DEFAULT=False,  # the UI's forms check it; the token-authenticated API has no cookies
         **_environment())
     app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(Path(app.instance_path))
     _install(app, app.config["DATABASE_URL"], app.config["PROFILE"])
+    CSRFProtect(app)
+    app.register_blueprint(ui.blp)
+    app.add_url_rule("/", "index", lambda: redirect(url_for("ui.worklist")))
     return app
 
 

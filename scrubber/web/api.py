@@ -24,7 +24,6 @@ from scrubber.store import (
     ClaimRow,
     OutboxRow,
     Patient,
-    Release,
     Store,
     Tenant,
     utcnow,
@@ -270,16 +269,10 @@ def release(args, claim_pk: int):
     store = _store()
     with store.transaction() as session:
         row = _own_claim(session, claim_pk)
-        if row.status != "held":
-            abort(409, message=f"claim {claim_pk} is {row.status}, only a held claim can be released")
-        outbox = session.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
-        if outbox is None:
-            abort(409, message=f"claim {claim_pk} has nothing that could go downstream")
-        row.status, row.in_history = "released", True
-        outbox.state, outbox.next_attempt_at = "pending", utcnow()
-        session.add(Release(claim_pk=row.id, actor=g.principal.name, reason=args["reason"]))
-        store.audit(session, _tenant(session), g.principal.name, "released", f"claim {row.id}",
-                    reason=args["reason"])
+        try:
+            store.release(session, row, g.principal.name, args["reason"])
+        except ValueError as error:
+            abort(409, message=str(error))
         patient = session.get(Patient, row.patient_id) if row.patient_id else None
         return _claim_json(row, patient.mrn or patient.member_id if patient else None)
 

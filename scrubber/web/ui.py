@@ -1,0 +1,280 @@
+"""The review UI: server-rendered pages for revenue-cycle reviewers (Flask + Jinja, no build step,
+every asset served by the app). Log-in with a username and a hashed password (reviewer or admin),
+session cookies Secure/HttpOnly/SameSite=Lax, a CSRF token on every form (Flask-WTF), lock-out
+after repeated failures."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from hl7.message import split_messages
+from scrubber.store import (
+    Acknowledgement,
+    AuditEntry,
+    ClaimLineRow,
+    ClaimRow,
+    Credential,
+    OutboxRow,
+    Patient,
+    Release,
+    Store,
+    Submission,
+    Tenant,
+    utcnow,
+)
+from x12.tokenizer import decode, serialize, tokenize
+
+__all__ = ["blp", "MAX_FAILURES", "LOCK_MINUTES"]
+
+blp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static",
+                static_url_path="/static")
+
+MAX_FAILURES, LOCK_MINUTES = 5, 15
+UI_ROLES = ("reviewer", "admin")
+PAGE_SIZE = 25
+_X12_POSITION = re.compile(r" at segment (\d+)$")
+_HL7_SEGMENT = re.compile(r"^([A-Z][A-Z0-9]{2})\((\d+)\)")
+
+
+def _store() -> Store:
+    return current_app.extensions["scrubber.store"]
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = session.get("user")
+        if not user:
+            return redirect(url_for("ui.login", next=request.full_path))
+        g.user = user
+        return view(*args, **kwargs)
+    return wrapper
+
+
+@blp.app_context_processor
+def _csrf():
+    return {"csrf_token": generate_csrf}
+
+
+@blp.errorhandler(CSRFError)
+def _csrf_failed(error):
+    return render_template("ui/error.html", message="The form expired or did not come from this site. "
+                           "Go back, reload the page and try again."), 400
+
+
+# -- log-in -------------------------------------------------------------------------------
+@blp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("ui/login.html", next=request.args.get("next", ""))
+    current_app.extensions["csrf"].protect()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    store = _store()
+    with store.transaction() as db:
+        rows = db.scalars(select(Credential).where(Credential.kind == "password",
+                                                   Credential.name == username)).all()
+        row = rows[0] if len(rows) == 1 else None
+        now = utcnow()
+        refused = "Unknown user or wrong password."
+        if row is not None and row.locked_until is not None and row.locked_until > now:
+            refused = (f"Too many failed log-ins: this account is locked until "
+                       f"{row.locked_until:%H:%M} UTC.")
+        elif row is not None and row.revoked_at is None and row.role in UI_ROLES \
+                and check_password_hash(row.secret_hash, password):
+            row.failed_logins, row.locked_until = 0, None
+            tenant = db.get(Tenant, row.tenant_id)
+            store.audit(db, tenant, row.name, "login", f"user {row.name}")
+            session.clear()
+            session["user"] = {"id": row.id, "name": row.name, "role": row.role,
+                               "tenant_id": tenant.id, "tenant": tenant.name}
+            target = request.form.get("next", "")
+            return redirect(target if target.startswith("/ui/") else url_for("ui.worklist"))
+        elif row is not None:
+            row.failed_logins += 1
+            if row.failed_logins >= MAX_FAILURES:
+                row.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+                row.failed_logins = 0
+                store.audit(db, db.get(Tenant, row.tenant_id), row.name, "locked-out", f"user {row.name}")
+    return render_template("ui/login.html", error=refused, username=username,
+                           next=request.form.get("next", "")), 401
+
+
+@blp.route("/logout", methods=["POST"])
+def logout():
+    current_app.extensions["csrf"].protect()
+    session.clear()
+    return redirect(url_for("ui.login"))
+
+
+# -- the worklist -------------------------------------------------------------------------
+def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]]:
+    query = (select(ClaimRow, Patient.mrn, Patient.member_id)
+             .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
+             .where(ClaimRow.tenant_id == tenant_id,
+                    ((ClaimRow.status == "held") | ((ClaimRow.verdict == "flag") &
+                                                    (ClaimRow.status == "forwarded"))))
+             .order_by(ClaimRow.id.desc()))
+    rows = db.execute(query).all()
+    counts = {"held": sum(1 for r in rows if r[0].status == "held"),
+              "flagged": sum(1 for r in rows if r[0].status != "held")}
+    chosen = []
+    for claim, mrn, member in rows:
+        if args.get("verdict") and claim.verdict != args["verdict"]:
+            continue
+        if args.get("rule") and not any(f["rule"] == args["rule"] for f in claim.findings):
+            continue
+        if args.get("patient") and args["patient"] not in (mrn, member):
+            continue
+        chosen.append((claim, mrn or member))
+    items = []
+    for claim, patient in chosen:
+        lines = db.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == claim.id)
+                           .order_by(ClaimLineRow.number)).all()
+        top = next(iter(sorted(claim.findings, key=lambda f: ("block", "flag", "info").index(f["severity"]))),
+                   None)
+        items.append({"claim": claim, "patient": patient, "codes": [line.code for line in lines],
+                      "top": top, "at_stake": _dollars(lines)})
+    return items, counts
+
+
+def _dollars(lines) -> float:
+    total = 0.0
+    for line in lines:
+        try:
+            total += float(line.charge or 0)
+        except ValueError:
+            pass
+    return total
+
+
+@blp.route("/")
+@login_required
+def worklist():
+    args = {key: request.args.get(key, "").strip() for key in ("verdict", "rule", "patient")}
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    with _store().sessions() as db:
+        items, counts = _worklist_rows(db, g.user["tenant_id"], args)
+    pages = max(1, (len(items) + PAGE_SIZE - 1) // PAGE_SIZE)
+    shown = items[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    query = {k: v for k, v in args.items() if v}
+    return render_template("ui/worklist.html", items=shown, counts=counts, filters=args, page=page,
+                           pages=pages, total=len(items),
+                           page_link=lambda n: url_for("ui.worklist") + "?" + urlencode({**query, "page": n}))
+
+
+# -- one claim ----------------------------------------------------------------------------
+def _own(db, claim_pk: int) -> ClaimRow:
+    row = db.get(ClaimRow, claim_pk) if 0 < claim_pk <= 2**31 - 1 else None
+    if row is None or row.tenant_id != g.user["tenant_id"]:
+        abort(404)
+    return row
+
+
+def _marks(findings: list[dict]) -> tuple[set[int], set[tuple[str, int]]]:
+    """Segment positions (X12) and (segment, sequence) pairs (HL7) the findings point at."""
+    positions, named = set(), set()
+    for finding in findings:
+        location = finding.get("location") or ""
+        found = _X12_POSITION.search(location)
+        if found:
+            positions.add(int(found.group(1)))
+        found = _HL7_SEGMENT.match(location)
+        if found:
+            named.add((found.group(1), int(found.group(2))))
+    return positions, named
+
+
+def _message_segments(raw: bytes | None, claim: ClaimRow) -> list[dict]:
+    """The claim's transaction set (X12) or message (HL7), segment by segment, marked where a
+    finding points."""
+    if raw is None:
+        return []
+    positions, named = _marks(claim.findings)
+    text = decode(raw)
+    if claim.format == "x12":
+        for interchange in tokenize(text):
+            delimiters = interchange.delimiters
+            current: list = []
+            for segment in interchange.segments:
+                if segment.id == "ST":
+                    current = []
+                current.append(segment)
+                if segment.id == "SE":
+                    if any(s.id == "CLM" and s.get(1) == claim.claim_id for s in current):
+                        return [{"n": n, "text": serialize([s], delimiters).rstrip("\r\n"),
+                                 "marked": n in positions} for n, s in enumerate(current, start=1)]
+        return []
+    for message in split_messages(text):
+        lines = message.split("\r")
+        fields = lines[0].split(lines[0][3]) if len(lines[0]) > 3 else []
+        if len(fields) > 9 and fields[9] == claim.claim_id:
+            seen: dict[str, int] = {}
+            out = []
+            for n, line in enumerate(lines, start=1):
+                name = line[:3]
+                seen[name] = seen.get(name, 0) + 1
+                out.append({"n": n, "text": line, "marked": (name, seen[name]) in named})
+            return out
+    return []
+
+
+@blp.route("/claims/<int:claim_pk>")
+@login_required
+def claim(claim_pk: int):
+    with _store().sessions() as db:
+        row = _own(db, claim_pk)
+        patient = db.get(Patient, row.patient_id) if row.patient_id else None
+        lines = db.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
+                           .order_by(ClaimLineRow.number)).all()
+        submission = db.get(Submission, row.submission_id)
+        acks = db.scalars(select(Acknowledgement).where(Acknowledgement.submission_id == row.submission_id)
+                          .order_by(Acknowledgement.id)).all()
+        trail = db.scalars(select(AuditEntry).where(AuditEntry.tenant_id == row.tenant_id,
+                                                    AuditEntry.subject == f"claim {row.id}")
+                           .order_by(AuditEntry.id)).all()
+        outbox = db.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
+        releases = db.scalars(select(Release).where(Release.claim_pk == row.id)).all()
+        segments = _message_segments(submission.raw if submission else None, row)
+        return render_template("ui/claim.html", claim=row, lines=lines, at_stake=_dollars(lines),
+                               patient=(patient.mrn or patient.member_id) if patient else None,
+                               segments=segments, acks=acks, trail=trail, outbox=outbox,
+                               releases=releases, raw_kept=bool(submission and submission.raw))
+
+
+@blp.route("/claims/<int:claim_pk>/release", methods=["POST"])
+@login_required
+def release(claim_pk: int):
+    current_app.extensions["csrf"].protect()
+    reason = request.form.get("reason", "").strip()
+    store = _store()
+    with store.transaction() as db:
+        row = _own(db, claim_pk)
+        if len(reason) < 3:
+            flash("Give a reason (at least a few words) to release a claim.", "error")
+            return redirect(url_for("ui.claim", claim_pk=claim_pk))
+        try:
+            store.release(db, row, g.user["name"], reason)
+        except ValueError as error:
+            flash(f"Not released: {error}.", "error")
+            return redirect(url_for("ui.claim", claim_pk=claim_pk))
+    flash(f"Claim {row.claim_id} released: it goes downstream.", "ok")
+    return redirect(url_for("ui.worklist"))

@@ -1,0 +1,126 @@
+"""The review UI through Flask's test client on a real ledger (SQLite and PostgreSQL): log-in,
+lock-out, CSRF, cookie flags, the worklist and its filters, a claim with its segments marked,
+release with a reason, role checks and tenant isolation."""
+import re
+
+import pytest
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from scrubber.store import AuditEntry, Credential, OutboxRow
+from scrubber.web import create_app
+from scrubber.web.ui import MAX_FAILURES
+from tests.builders import ClaimSpec, Line, x12_837
+from tests.test_web import auth, token
+
+PASSWORD = "correct horse battery"
+BATCH = x12_837([ClaimSpec("C1", [Line("99457", "20260331")]),
+                 ClaimSpec("C2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-2",
+                           member_id="MEMBER-2")])
+
+
+def user(store, tenant: str, name: str, role: str = "reviewer") -> None:
+    with store.transaction() as session:
+        found = store.tenant(session, tenant, create=True)
+        session.add(Credential(tenant_id=found.id, kind="password", name=name, role=role,
+                               secret_hash=generate_password_hash(PASSWORD)))
+
+
+@pytest.fixture
+def app(store):
+    app = create_app({"DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
+                      "SECRET_KEY": "test-key"})
+    yield app
+    app.extensions["scrubber.store"].dispose()
+
+
+@pytest.fixture
+def browser(app):
+    """A test client speaking https, so the Secure session cookie travels as in a browser, and
+    sending a same-site Referer as browsers do (Flask-WTF checks it on https)."""
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/ui/"
+    return client
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def log_in(client, name: str, password: str = PASSWORD):
+    page = client.get("/ui/login", base_url="https://localhost")
+    return client.post("/ui/login", base_url="https://localhost", data={
+        "username": name, "password": password, "csrf_token": csrf(page)})
+
+
+def test_log_in_sets_a_secure_session_and_bad_passwords_lock_out(store, browser):
+    user(store, "acme", "rita")
+    assert browser.get("/ui/", base_url="https://localhost").status_code == 302  # to the log-in page
+    wrong = log_in(browser, "rita", "nope")
+    assert wrong.status_code == 401 and "Unknown user or wrong password" in wrong.get_data(as_text=True)
+    answer = log_in(browser, "rita")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/ui/")
+    cookie = answer.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    for _ in range(MAX_FAILURES):
+        log_in(browser, "rita", "wrong again")
+    locked = log_in(browser, "rita")
+    assert locked.status_code == 401 and "locked until" in locked.get_data(as_text=True)
+    with store.transaction() as session:
+        assert "locked-out" in set(session.scalars(select(AuditEntry.action)))
+
+
+def test_forms_without_the_csrf_token_are_refused(store, browser):
+    user(store, "acme", "rita")
+    refused = browser.post("/ui/login", base_url="https://localhost",
+                           data={"username": "rita", "password": PASSWORD})
+    assert refused.status_code == 400 and "form expired" in refused.get_data(as_text=True)
+    log_in(browser, "rita")
+    assert browser.post("/ui/logout", base_url="https://localhost").status_code == 400
+    assert browser.get("/ui/", base_url="https://localhost").status_code == 200  # still logged in
+
+
+def test_submitters_cannot_log_in_to_the_ui(store, browser):
+    user(store, "acme", "sam", role="submitter")
+    assert log_in(browser, "sam").status_code == 401
+
+
+def test_worklist_claim_and_release(store, app, browser):
+    user(store, "acme", "rita")
+    app.test_client().post("/v1/x12/837", data=BATCH, headers=auth(token(store, "acme", "submitter")))
+    log_in(browser, "rita")
+    page = browser.get("/ui/", base_url="https://localhost").get_data(as_text=True)
+    assert "C1" in page and "C2" in page and "<strong>1</strong> held" in page
+    held_only = browser.get("/ui/?verdict=block", base_url="https://localhost").get_data(as_text=True)
+    assert ">C2<" in held_only and ">C1<" not in held_only
+    by_rule = browser.get("/ui/?rule=mutually-exclusive", base_url="https://localhost").get_data(as_text=True)
+    assert ">C2<" in by_rule and ">C1<" not in by_rule
+    claim_pk = int(re.search(r'href="/ui/claims/(\d+)">C2<', page).group(1))
+    detail = browser.get(f"/ui/claims/{claim_pk}", base_url="https://localhost")
+    text = detail.get_data(as_text=True)
+    assert "mutually-exclusive" in text and "Fix:" in text
+    marked = re.findall(r'<li value="(\d+)" class="marked"[^>]*><code>([^<]*)</code>', text)
+    assert any(segment.startswith("SV1*HC:99470") for _, segment in marked)  # the offending line
+    no_reason = browser.post(f"/ui/claims/{claim_pk}/release", base_url="https://localhost",
+                             data={"reason": "", "csrf_token": csrf(detail)}, follow_redirects=True)
+    assert "Give a reason" in no_reason.get_data(as_text=True)
+    released = browser.post(f"/ui/claims/{claim_pk}/release", base_url="https://localhost",
+                            data={"reason": "payer contract allows both", "csrf_token": csrf(detail)},
+                            follow_redirects=True)
+    assert "released" in released.get_data(as_text=True)
+    assert ">C2<" not in browser.get("/ui/?verdict=block", base_url="https://localhost").get_data(as_text=True)
+    with store.transaction() as session:
+        assert session.scalar(select(OutboxRow.state).where(OutboxRow.claim_pk == claim_pk)) == "pending"
+
+
+def test_a_reviewer_cannot_open_another_tenants_claim(store, app, browser):
+    user(store, "other", "oscar")
+    app.test_client().post("/v1/x12/837", data=BATCH, headers=auth(token(store, "acme", "submitter")))
+    log_in(browser, "oscar")
+    assert "Nothing to review" in browser.get("/ui/", base_url="https://localhost").get_data(as_text=True)
+    for claim_pk in (1, 2):
+        assert browser.get(f"/ui/claims/{claim_pk}", base_url="https://localhost").status_code == 404
+    page = browser.get("/ui/", base_url="https://localhost")
+    refused = browser.post("/ui/claims/2/release", base_url="https://localhost",
+                           data={"reason": "not mine", "csrf_token": csrf(page)})
+    assert refused.status_code == 404

@@ -1,0 +1,92 @@
+"""The review UI in a real browser: Debian's chromium driven by Playwright against
+`rpm-scrubber serve --demo --forward` (a real process on a loopback port) with a stub
+clearinghouse. Log in with the printed reviewer login, filter the worklist, open a held claim,
+see its offending segment marked, release it with a reason, see it leave the held list and reach
+the clearinghouse. Screenshots of each page go to tests/artifacts/ (ignored by git)."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_service_e2e import Clearinghouse
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (apt-get install chromium; "
+                                       ".ci/run installs it)")
+
+
+@pytest.fixture
+def demo(tmp_path):
+    stub = Clearinghouse()
+    env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance"),
+           "SCRUBBER_DOWNSTREAM_URL": stub.url, "SCRUBBER_DOWNSTREAM_BACKOFF": "0.2"}
+    env.pop("SCRUBBER_DATABASE_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "serve", "--port", "0", "--demo",
+                                "--forward"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    lines = {}
+    deadline = time.monotonic() + 60
+    while "Reviewer" not in lines and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        key, _, value = line.strip().partition(": ")
+        lines[key] = value
+    assert "Reviewer" in lines, lines
+    yield lines, stub
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    process.stdout.close()
+    stub.close()
+
+
+def test_a_reviewer_works_a_held_claim_through_to_release(demo):
+    from playwright.sync_api import expect, sync_playwright
+
+    lines, stub = demo
+    url = lines["URL"]
+    username, password = lines["Reviewer"].split(" / ")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--headless=new"])
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(f"{url}/ui/")
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "worklist.png"), full_page=True)
+
+        page.get_by_label("Verdict").select_option("block")
+        page.get_by_role("button", name="Filter").click()
+        rows = page.locator("tbody tr")
+        expect(rows.first).to_contain_text("held")
+        claim_link = rows.first.locator("a")
+        claim_id = claim_link.inner_text()
+        claim_link.click()
+        expect(page.get_by_role("heading", name=f"Claim {claim_id}")).to_be_visible()
+        expect(page.locator(".segments li.marked").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)
+
+        page.get_by_label("Reason").fill("Reviewed with the payer: billable under the contract")
+        page.get_by_role("button", name="Release this claim").click()
+        expect(page.get_by_role("status")).to_contain_text("released")
+        page.get_by_label("Verdict").select_option("block")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("tbody")).not_to_contain_text(claim_id)
+        browser.close()
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(claim_id in body for _, body in stub.arrivals):
+        time.sleep(0.2)
+    assert any(claim_id in body for _, body in stub.arrivals), "the released claim never arrived"
