@@ -124,3 +124,28 @@ def test_a_reviewer_cannot_open_another_tenants_claim(store, app, browser):
     refused = browser.post("/ui/claims/2/release", base_url="https://localhost",
                            data={"reason": "not mine", "csrf_token": csrf(page)})
     assert refused.status_code == 404
+
+
+def test_the_patient_month_page_draws_minutes_days_and_codes(store, app, browser):
+    user(store, "acme", "rita")
+    submitter = auth(token(store, "acme", "submitter"))
+    client = app.test_client()
+    client.post("/v1/documentation", headers=submitter, json={"patients": [{
+        "patient": {"id": "MRN-1", "member_id": "MEMBER-1"},
+        "consent": {"date": "2026-01-02"}, "episodes": [{"start": "2026-03-01", "program": "RPM"}],
+        "time_entries": [
+            {"id": "t-1", "date": "2026-03-04", "minutes": 15, "program": "RPM",
+             "interaction": {"mode": "phone", "with": "patient"}},
+            {"id": "t-2", "date": "2026-03-18", "minutes": 12, "program": "RPM"}],
+        "readings": [{"date": f"2026-03-{d:02d}", "transmission": "automatic"} for d in range(2, 20)]}]})
+    client.post("/v1/x12/837", data=BATCH, headers=submitter)
+    log_in(browser, "rita")
+    claim_page = browser.get("/ui/claims/1", base_url="https://localhost").get_data(as_text=True)
+    assert 'href="/ui/patients/MRN-1/months/2026-03"' in claim_page
+    page = browser.get("/ui/patients/MRN-1/months/2026-03", base_url="https://localhost")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "27 RPM minutes" in text and "1 interactive" in text
+    assert text.count('class="entry interactive"') == 1 and text.count('class="entry"') == 1
+    assert text.count('<li class="data"') == 18 and "<strong>18</strong> data day(s)" in text
+    assert ">99457</td>" in text  # supported and billed side by side
+    assert browser.get("/ui/patients/MRN-404/months/2026-03", base_url="https://localhost").status_code == 404

@@ -1,8 +1,9 @@
 """The review UI in a real browser: Debian's chromium driven by Playwright against
 `rpm-scrubber serve --demo --forward` (a real process on a loopback port) with a stub
 clearinghouse. Log in with the printed reviewer login, filter the worklist, open a held claim,
-see its offending segment marked, release it with a reason, see it leave the held list and reach
-the clearinghouse. Screenshots of each page go to tests/artifacts/ (ignored by git)."""
+see its offending segment marked, open its patient-month chart, release it with a reason, see it
+leave the held list and reach the clearinghouse. Screenshots of each page go to tests/artifacts/
+(ignored by git)."""
 import os
 import shutil
 import signal
@@ -77,6 +78,12 @@ def test_a_reviewer_works_a_held_claim_through_to_release(demo):
         expect(page.get_by_role("heading", name=f"Claim {claim_id}")).to_be_visible()
         expect(page.locator(".segments li.marked").first).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)
+        claim_url = page.url
+        page.get_by_role("link", name="patient-month").first.click()
+        expect(page.locator("svg.chart")).to_be_visible()
+        expect(page.get_by_role("heading", name="Billed and supported codes")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "patient-month.png"), full_page=True)
+        page.goto(claim_url)
 
         page.get_by_label("Reason").fill("Reviewed with the payer: billable under the contract")
         page.get_by_role("button", name="Release this claim").click()

@@ -4,7 +4,7 @@ claim or patient is simply not found (404)."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 from flask import current_app, g, request
 from flask.views import MethodView
@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from scrubber.catalogue import catalogue
 from scrubber.docjson import DocumentationError, parse_documentation
-from scrubber.patient_month import PatientMonth, supported_device, supported_management
-from scrubber.periods import device_window, month_window
+from scrubber.monthview import month_view
 from scrubber.store import (
     Attachment,
     AuditEntry,
@@ -308,47 +307,9 @@ def patient_month(patient_id: str, month: str):
     except ValueError:
         abort(400, message=f"month {month!r} is not YYYY-MM")
     store = _store()
-    shipped = catalogue()
     profile = current_app.extensions["scrubber.workflow"].profile
     with store.sessions() as session:
-        tenant = _tenant(session)
-        patient = store.patient(session, tenant, patient_id, patient_id)
-        if patient is None:
-            abort(404, message=f"no patient {patient_id}")
-        record = store.record_of(session, patient)
-        claims = session.scalars(select(ClaimRow).where(ClaimRow.patient_id == patient.id)
-                                 .order_by(ClaimRow.id)).all()
-        lines = {row.id: session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
-                                         .order_by(ClaimLineRow.number)).all() for row in claims}
-    window = month_window(first)
-    view = PatientMonth(record, (), shipped)
-    minutes = view.minutes(window)
-    interactions = view.interactions(window, profile)
-    days_in_month = [window.start + timedelta(days=n) for n in range((window.end - window.start).days + 1)]
-    periods = []
-    for day in days_in_month:
-        period = device_window(day, day, view.episodes)
-        if period not in [p for p, _ in periods]:
-            periods.append((period, len(view.data_days(period))))
-    supported = [{"code": code, "units": units}
-                 for code, units in supported_management(minutes, bool(interactions), window.end, profile,
-                                                         shipped)]
-    for period, days in periods:
-        code = supported_device(days, period.end, profile, shipped)
-        if code:
-            supported.append({"code": code, "units": 1, "period": str(period)})
-    billed, findings = [], []
-    for row in claims:
-        in_month = [line for line in lines[row.id] if (line.date_to or line.date_from)
-                    and window.contains(line.date_to or line.date_from)]
-        if not in_month:
-            continue
-        billed += [{"claim": row.id, "claim_id": row.claim_id, "status": row.status, "code": line.code,
-                    "units": line.units, "date": (line.date_to or line.date_from).isoformat()}
-                   for line in in_month]
-        findings += [{**f, "claim": row.id} for f in row.findings]
-    return {"patient": patient.mrn or patient.member_id, "month": month,
-            "minutes": minutes,
-            "interactive_communications": len(interactions),
-            "device_periods": [{"period": str(p), "data_days": d} for p, d in periods],
-            "billed": billed, "supported": supported, "findings": findings}
+        view = month_view(store, session, _tenant(session), patient_id, first, profile, catalogue())
+    if view is None:
+        abort(404, message=f"no patient {patient_id}")
+    return view.as_json()

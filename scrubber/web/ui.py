@@ -5,7 +5,7 @@ after repeated failures."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -26,6 +26,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from hl7.message import split_messages
+from scrubber.catalogue import catalogue
+from scrubber.monthview import month_view
 from scrubber.store import (
     Acknowledgement,
     AuditEntry,
@@ -254,10 +256,65 @@ def claim(claim_pk: int):
         outbox = db.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
         releases = db.scalars(select(Release).where(Release.claim_pk == row.id)).all()
         segments = _message_segments(submission.raw if submission else None, row)
+        months = sorted({(line.date_to or line.date_from).strftime("%Y-%m") for line in lines
+                         if line.date_to or line.date_from})
         return render_template("ui/claim.html", claim=row, lines=lines, at_stake=_dollars(lines),
+                               months=months,
                                patient=(patient.mrn or patient.member_id) if patient else None,
                                segments=segments, acks=acks, trail=trail, outbox=outbox,
                                releases=releases, raw_kept=bool(submission and submission.raw))
+
+
+# -- the patient-month ----------------------------------------------------------------------
+THRESHOLDS = (10, 20, 40, 60, 80)
+CHART_W, CHART_H, PAD = 720, 260, 40
+
+
+def _minutes_chart(view) -> dict:
+    """Coordinates for the cumulative-minutes SVG: one step per time entry."""
+    days = (view.window.end - view.window.start).days + 1
+    total = 0.0
+    points = []
+    interactive = {id(e) for e in view.interactive}
+    for entry in view.entries:
+        total += entry.minutes
+        points.append({"day": (entry.date - view.window.start).days + 1, "total": total,
+                       "interactive": id(entry) in interactive, "entry": entry})
+    top = max(90.0, total + 10)
+    x = lambda day: PAD + (day - 0.5) * (CHART_W - 2 * PAD) / days  # noqa: E731
+    y = lambda minutes: CHART_H - PAD - minutes * (CHART_H - 2 * PAD) / top  # noqa: E731
+    path, running = [f"{x(0.5):.1f},{y(0):.1f}"], 0.0
+    for point in points:
+        path.append(f"{x(point['day']):.1f},{y(running):.1f}")
+        running = point["total"]
+        path.append(f"{x(point['day']):.1f},{y(running):.1f}")
+        point["x"], point["y"] = x(point["day"]), y(running)
+    path.append(f"{x(days + 0.5):.1f},{y(running):.1f}")
+    return {"width": CHART_W, "height": CHART_H, "pad": PAD, "path": " ".join(path), "points": points,
+            "thresholds": [{"minutes": t, "y": y(t)} for t in THRESHOLDS if t < top],
+            "ticks": [{"day": d, "x": x(d)} for d in range(1, days + 1) if d == 1 or d % 5 == 0],
+            "bottom": CHART_H - PAD, "right": CHART_W - PAD}
+
+
+@blp.route("/patients/<string:patient_id>/months/<string:month>")
+@login_required
+def patient_month(patient_id: str, month: str):
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        abort(404)
+    store = _store()
+    with store.sessions() as db:
+        tenant = db.get(Tenant, g.user["tenant_id"])
+        view = month_view(store, db, tenant, patient_id, first,
+                          current_app.extensions["scrubber.workflow"].profile, catalogue())
+    if view is None:
+        abort(404)
+    length = (view.window.end - view.window.start).days + 1
+    days = [view.window.start + timedelta(days=n) for n in range(length)]
+    data_days = {day for _, period_days in view.periods for day in period_days}
+    return render_template("ui/month.html", view=view, chart=_minutes_chart(view), days=days,
+                           data_days=data_days)
 
 
 @blp.route("/claims/<int:claim_pk>/release", methods=["POST"])
