@@ -220,6 +220,7 @@ class ClaimRow(Base):
     body: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     findings: Mapped[list] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a flag reviewed
     __table_args__ = (
         UniqueConstraint("tenant_id", "billing_provider", "claim_id", "content_hash",
                          name="uq_claims_resend"),
@@ -507,6 +508,15 @@ class Store:
         session.add(Release(claim_pk=row.id, actor=actor, reason=reason))
         self.audit(session, session.get(Tenant, row.tenant_id), actor, "released", f"claim {row.id}",
                    reason=reason)
+
+    def dismiss(self, session: Session, row: ClaimRow, actor: str, note: str) -> None:
+        """A reviewer has looked at a flagged claim (it went downstream) and takes it off the
+        worklist. ValueError when the claim is not a flagged one or was dismissed already."""
+        if row.verdict != "flag" or row.status != "forwarded" or row.dismissed_at is not None:
+            raise ValueError(f"claim {row.id} is not an open flag")
+        row.dismissed_at = utcnow()
+        self.audit(session, session.get(Tenant, row.tenant_id), actor, "flag-dismissed", f"claim {row.id}",
+                   reason=note)
 
     # -- claims -----------------------------------------------------------------------------
     def recorded(self, session: Session, tenant: Tenant, billing_provider: str, claim_id: str,

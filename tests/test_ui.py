@@ -149,3 +149,44 @@ def test_the_patient_month_page_draws_minutes_days_and_codes(store, app, browser
     assert text.count('<li class="data"') == 18 and "<strong>18</strong> data day(s)" in text
     assert ">99457</td>" in text  # supported and billed side by side
     assert browser.get("/ui/patients/MRN-404/months/2026-03", base_url="https://localhost").status_code == 404
+
+
+def test_dismiss_bulk_release_and_csv(store, app, browser):
+    user(store, "acme", "rita")
+    submitter = auth(token(store, "acme", "submitter"))
+    batch = x12_837([ClaimSpec("F1", [Line("99457", "20260331")]),
+                     ClaimSpec("H1", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-2",
+                               member_id="MEMBER-2"),
+                     ClaimSpec("H2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-3",
+                               member_id="MEMBER-3")])
+    outcome = app.test_client().post("/v1/x12/837", data=batch, headers=submitter).get_json()
+    ids = {c["id"]: c for c in outcome["claims"]}
+    assert ids["F1"]["verdict"] == "flag" and ids["H1"]["status"] == ids["H2"]["status"] == "held"
+    log_in(browser, "rita")
+    worklist = browser.get("/ui/", base_url="https://localhost")
+    pks = dict((claim_id, int(pk)) for pk, claim_id in
+               re.findall(r'href="/ui/claims/(\d+)">([A-Z0-9]+)<', worklist.get_data(as_text=True)))
+    exported = browser.get("/ui/worklist.csv?verdict=block", base_url="https://localhost")
+    assert exported.mimetype == "text/csv"
+    csv_lines = exported.get_data(as_text=True).splitlines()
+    assert csv_lines[0].startswith("claim_id,patient,status") and len(csv_lines) == 3
+    findings = browser.get("/ui/findings.csv", base_url="https://localhost").get_data(as_text=True)
+    assert "mutually-exclusive,block" in findings
+    flag_page = browser.get(f"/ui/claims/{pks['F1']}", base_url="https://localhost")
+    browser.post(f"/ui/claims/{pks['F1']}/dismiss", base_url="https://localhost",
+                 data={"note": "minutes checked by phone", "csrf_token": csrf(flag_page)})
+    bulk = browser.post("/ui/release", base_url="https://localhost", follow_redirects=True, data={
+        "claim": [str(pks["H1"]), str(pks["H2"])], "reason": "contract allows both",
+        "csrf_token": csrf(worklist)})
+    assert "Released 2 claim(s): H1, H2." in bulk.get_data(as_text=True)
+    assert "Nothing to review" in browser.get("/ui/", base_url="https://localhost").get_data(as_text=True)
+    with store.transaction() as session:
+        states = set(session.scalars(select(OutboxRow.state)))
+    assert states == {"pending"}
+
+
+def test_csv_cells_never_start_a_formula():
+    from scrubber.web.ui import _cell
+
+    assert [_cell(v) for v in ("=SUM(A1)", "+1", "-2", "@x", "C1", 12.5)] == [
+        "'=SUM(A1)", "'+1", "'-2", "'@x", "C1", "12.5"]

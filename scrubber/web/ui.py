@@ -4,6 +4,8 @@ session cookies Secure/HttpOnly/SameSite=Lax, a CSRF token on every form (Flask-
 after repeated failures."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date, timedelta
 from functools import wraps
@@ -11,6 +13,7 @@ from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -133,7 +136,8 @@ def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]
              .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
              .where(ClaimRow.tenant_id == tenant_id,
                     ((ClaimRow.status == "held") | ((ClaimRow.verdict == "flag") &
-                                                    (ClaimRow.status == "forwarded"))))
+                                                    (ClaimRow.status == "forwarded") &
+                                                    ClaimRow.dismissed_at.is_(None))))
              .order_by(ClaimRow.id.desc()))
     rows = db.execute(query).all()
     counts = {"held": sum(1 for r in rows if r[0].status == "held"),
@@ -315,6 +319,93 @@ def patient_month(patient_id: str, month: str):
     data_days = {day for _, period_days in view.periods for day in period_days}
     return render_template("ui/month.html", view=view, chart=_minutes_chart(view), days=days,
                            data_days=data_days)
+
+
+@blp.route("/claims/<int:claim_pk>/dismiss", methods=["POST"])
+@login_required
+def dismiss(claim_pk: int):
+    """Take a reviewed flag off the worklist (the claim went downstream already)."""
+    current_app.extensions["csrf"].protect()
+    store = _store()
+    with store.transaction() as db:
+        row = _own(db, claim_pk)
+        try:
+            store.dismiss(db, row, g.user["name"], request.form.get("note", "").strip())
+        except ValueError as error:
+            flash(f"Not dismissed: {error}.", "error")
+            return redirect(url_for("ui.claim", claim_pk=claim_pk))
+    flash(f"Flag on claim {row.claim_id} dismissed.", "ok")
+    return redirect(url_for("ui.worklist"))
+
+
+@blp.route("/release", methods=["POST"])
+@login_required
+def release_many():
+    """Release the selected held claims with one reason."""
+    current_app.extensions["csrf"].protect()
+    reason = request.form.get("reason", "").strip()
+    chosen = [int(v) for v in request.form.getlist("claim") if v.isdigit()]
+    if len(reason) < 3 or not chosen:
+        flash("Select held claims and give a reason to release them.", "error")
+        return redirect(url_for("ui.worklist", verdict="block"))
+    store = _store()
+    released, refused = [], []
+    with store.transaction() as db:
+        for claim_pk in chosen:
+            row = _own(db, claim_pk)
+            try:
+                store.release(db, row, g.user["name"], reason)
+                released.append(row.claim_id)
+            except ValueError:
+                refused.append(row.claim_id)
+    message = f"Released {len(released)} claim(s): {', '.join(released)}."
+    flash(message + (f" Not held, left as they were: {', '.join(refused)}." if refused else ""),
+          "ok" if released else "error")
+    return redirect(url_for("ui.worklist"))
+
+
+@blp.route("/worklist.csv")
+@login_required
+def worklist_csv():
+    """The worklist under the same filters, as CSV (one row per claim)."""
+    args = {key: request.args.get(key, "").strip() for key in ("verdict", "rule", "patient")}
+    with _store().sessions() as db:
+        items, _ = _worklist_rows(db, g.user["tenant_id"], args)
+    return _csv("worklist.csv", ["claim_id", "patient", "status", "verdict", "codes", "top_rule",
+                                 "top_finding", "at_stake", "received"],
+                ([i["claim"].claim_id, i["patient"] or "", i["claim"].status, i["claim"].verdict,
+                  " ".join(c or "" for c in i["codes"]), i["top"]["rule"] if i["top"] else "",
+                  i["top"]["message"] if i["top"] else "", f"{i['at_stake']:.2f}",
+                  i["claim"].created_at.isoformat(timespec="seconds")] for i in items))
+
+
+@blp.route("/findings.csv")
+@login_required
+def findings_csv():
+    """Every finding of the tenant's claims, newest claim first, as CSV."""
+    with _store().sessions() as db:
+        rows = db.scalars(select(ClaimRow).where(ClaimRow.tenant_id == g.user["tenant_id"])
+                          .order_by(ClaimRow.id.desc())).all()
+        return _csv("findings.csv", ["claim_id", "status", "rule", "severity", "line", "code", "message",
+                                     "suggestion"],
+                    ([row.claim_id, row.status, f["rule"], f["severity"], f["line"] or "", f["code"] or "",
+                      f["message"], f["suggestion"]] for row in rows for f in row.findings))
+
+
+def _csv(name: str, header: list[str], rows) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @blp.route("/claims/<int:claim_pk>/release", methods=["POST"])
