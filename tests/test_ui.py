@@ -190,3 +190,27 @@ def test_csv_cells_never_start_a_formula():
 
     assert [_cell(v) for v in ("=SUM(A1)", "+1", "-2", "@x", "C1", 12.5)] == [
         "'=SUM(A1)", "'+1", "'-2", "'@x", "C1", "12.5"]
+
+
+def test_the_dashboard_counts_verdicts_rules_money_and_resolution(store, app, browser):
+    user(store, "acme", "rita")
+    submitter = auth(token(store, "acme", "submitter"))
+    client = app.test_client()
+    client.post("/v1/documentation", headers=submitter, json={"patients": [{
+        "patient": {"id": "MRN-7", "member_id": "MEMBER-7"}, "consent": {"date": "2026-01-02"},
+        "time_entries": [{"id": "d-1", "date": "2026-03-04", "minutes": 65, "program": "RPM",
+                          "interaction": {"mode": "phone", "with": "patient"}}]}]})
+    claims = x12_837([ClaimSpec("U1", [Line("99457", "20260331")], mrn="MRN-7", member_id="MEMBER-7")])
+    client.post("/v1/x12/837", data=claims, headers=submitter)  # 65 minutes: 2 units of 99458 unbilled
+    client.post("/v1/x12/837", data=BATCH, headers=submitter)  # C2 is held (99458 + 99470)
+    log_in(browser, "rita")
+    held = browser.get("/ui/?verdict=block", base_url="https://localhost")
+    pk = int(re.search(r'href="/ui/claims/(\d+)">C2<', held.get_data(as_text=True)).group(1))
+    browser.post(f"/ui/claims/{pk}/release", base_url="https://localhost",
+                 data={"reason": "contract", "csrf_token": csrf(held)})
+    page = browser.get("/ui/dashboard", base_url="https://localhost").get_data(as_text=True)
+    # 99458 pays 41.50 in the catalogue: two unbilled units are $83.00
+    assert "$83.00</strong> revenue opportunities" in page
+    assert "<strong>100 %</strong> of held claims released" in page
+    assert "<code>unbilled-addon-time</code>" in page and "<code>mutually-exclusive</code>" in page
+    assert re.search(r"<td>\d{4}-\d{2}-\d{2}</td><td class=\"num\">\d+</td>", page)

@@ -163,13 +163,29 @@ def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]
 
 
 def _dollars(lines) -> float:
+    """What the lines would be paid, estimated from the catalogue's national payment figures
+    (unknown codes count nothing; a credit counts against)."""
+    codes = catalogue().codes
     total = 0.0
     for line in lines:
-        try:
-            total += float(line.charge or 0)
-        except ValueError:
-            pass
+        info = codes.get(line.code or "")
+        if info is not None and info.payment:
+            total += info.payment * (line.units or 1) * (-1 if line.credit else 1)
     return total
+
+
+_ADD_UNITS = re.compile(r"Add (\d+) unit")
+
+
+def _opportunity(finding: dict) -> float:
+    """Revenue the documentation supports but the claims do not bill (estimated)."""
+    codes = catalogue().codes
+    if finding["rule"] == "unbilled-addon-time":
+        found = _ADD_UNITS.search(finding["suggestion"])
+        return (codes["99458"].payment or 0) * (int(found.group(1)) if found else 1)
+    if finding["rule"] == "unbilled-management-time" and finding.get("code") in codes:
+        return codes[finding["code"]].payment or 0
+    return 0.0
 
 
 @blp.route("/")
@@ -267,6 +283,50 @@ def claim(claim_pk: int):
                                patient=(patient.mrn or patient.member_id) if patient else None,
                                segments=segments, acks=acks, trail=trail, outbox=outbox,
                                releases=releases, raw_kept=bool(submission and submission.raw))
+
+
+# -- the dashboard --------------------------------------------------------------------------
+@blp.route("/dashboard")
+@login_required
+def dashboard():
+    tenant_id = g.user["tenant_id"]
+    with _store().sessions() as db:
+        claims = db.scalars(select(ClaimRow).where(ClaimRow.tenant_id == tenant_id)
+                            .order_by(ClaimRow.id)).all()
+        held_lines = db.scalars(select(ClaimLineRow).join(ClaimRow, ClaimRow.id == ClaimLineRow.claim_pk)
+                                .where(ClaimRow.tenant_id == tenant_id, ClaimRow.status == "held")).all()
+        releases = {r.claim_pk: r.created_at for r in db.scalars(
+            select(Release).join(ClaimRow, ClaimRow.id == Release.claim_pk)
+            .where(ClaimRow.tenant_id == tenant_id))}
+    by_day: dict[str, dict[str, int]] = {}
+    by_month: dict[str, dict[str, int]] = {}
+    rules: dict[str, int] = {}
+    opportunities, opportunity_count = 0.0, 0
+    for row in claims:
+        for bucket, key in ((by_day, row.created_at.strftime("%Y-%m-%d")),
+                            (by_month, row.created_at.strftime("%Y-%m"))):
+            counts = bucket.setdefault(key, {"pass": 0, "flag": 0, "block": 0})
+            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+        for finding in row.findings:
+            rules[finding["rule"]] = rules.get(finding["rule"], 0) + 1
+            value = _opportunity(finding)
+            if value:
+                opportunities += value
+                opportunity_count += 1
+    ever_held = [row for row in claims if row.status in ("held", "released")]
+    resolved = [(releases[row.id] - row.created_at) for row in claims if row.id in releases]
+    resolved += [(row.dismissed_at - row.created_at) for row in claims if row.dismissed_at]
+    resolved.sort()
+    median = resolved[len(resolved) // 2] if resolved else None
+    days = sorted(by_day.items())[-30:]
+    peak = max((sum(c.values()) for _, c in days), default=1) or 1
+    return render_template(
+        "ui/dashboard.html", days=days, peak=peak, months=sorted(by_month.items()),
+        rules=sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
+        held=sum(1 for row in claims if row.status == "held"), dollars_held=_dollars(held_lines),
+        opportunities=opportunities, opportunity_count=opportunity_count,
+        release_rate=(sum(1 for row in ever_held if row.status == "released") / len(ever_held))
+        if ever_held else None, median=median, total=len(claims))
 
 
 # -- the patient-month ----------------------------------------------------------------------
