@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -177,15 +178,7 @@ class Workflow:
                                           lock=True, create=True)
         if patient is not None and claim.documentation is not None and not claim.malformed:
             store.add_documentation(session, tenant, patient, claim.documentation)
-        documentation = Documentation()
-        for row in related:
-            if row.documented:
-                documentation = documentation.with_record(store.record_of(session, row))
-        checker = Checker(self.catalogue, self.profile, documentation,
-                          store.attachment_numbers(session, tenant))
-        for row in store.history(session, tenant, related, claim_id, provider):
-            checker.remember(load_claim(row.body))
-        result = checker.check(claim)
+        result = self._checker(session, tenant, related, claim_id, provider).check(claim)
         if claim.malformed:  # it cannot go downstream in any mode, nor be released
             status, payload = REJECTED, None
         else:
@@ -194,6 +187,48 @@ class Workflow:
             payload = self._payload(claim, read)  # a held claim's too: a reviewer may release it
         return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
                             claim.format, result, status, claim, payload, dry_run)
+
+    def _checker(self, session: Session, tenant: Tenant, related: list, claim_id: str,
+                 provider: str) -> Checker:
+        """A checker holding what the ledger knows about the patient: the documentation of every
+        row that may be them, and the claims that went downstream before, replayed in order."""
+        store = self.store
+        documentation = Documentation()
+        for row in related:
+            if row.documented:
+                documentation = documentation.with_record(store.record_of(session, row))
+        checker = Checker(self.catalogue, self.profile, documentation,
+                          store.attachment_numbers(session, tenant))
+        for row in store.history(session, tenant, related, claim_id, provider):
+            checker.remember(load_claim(row.body))
+        return checker
+
+    def rescrub(self, tenant_name: str, claim_pk: int, actor: str) -> ClaimRow:
+        """Check a held claim again against what the ledger holds now (documentation corrected
+        or added since): its verdict and findings are replaced; if it no longer blocks, it joins
+        the history and its queued payload becomes due. ValueError unless the claim is held."""
+        with self.store.transaction() as session:
+            tenant = self._tenant(session, tenant_name)
+            row = session.get(ClaimRow, claim_pk)
+            if row is None or row.tenant_id != tenant.id:
+                raise LookupError(claim_pk)
+            if row.status != HELD or row.body is None:
+                raise ValueError(f"claim {claim_pk} is {row.status}, only a held claim is checked again")
+            claim = load_claim(row.body)
+            _, related = self.store.patients(session, tenant, claim.patient.mrn, claim.patient.member_id,
+                                             lock=True)
+            result = self._checker(session, tenant, related, row.claim_id, row.billing_provider).check(claim)
+            before = row.verdict
+            row.verdict, row.findings = result.verdict.value, _findings_json(result.findings)
+            row.rule_set_version = self.catalogue.version
+            if result.verdict is not Verdict.BLOCK:
+                row.status, row.in_history = FORWARDED, True
+                outbox = session.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
+                if outbox is not None:
+                    outbox.state, outbox.next_attempt_at = "pending", utcnow()
+            self.store.audit(session, tenant, actor, "rescrubbed", f"claim {row.id}", before=before,
+                             verdict=row.verdict, rules=sorted({f.rule for f in result.findings}))
+            return row
 
     def _record(self, session: Session, tenant: Tenant, submission_id: int | None, patient,
                 claim_id: str, provider: str, digest: str, kind: str, result: ClaimResult,

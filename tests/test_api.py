@@ -125,6 +125,7 @@ ENDPOINTS = [  # (method, path, body, roles that may)
     ("GET", "/v1/claims", None, {"submitter", "reviewer"}),
     ("GET", "/v1/claims/{pk}", None, {"submitter", "reviewer"}),
     ("POST", "/v1/claims/{pk}/release", {"reason": "because"}, {"reviewer"}),
+    ("POST", "/v1/claims/{pk}/rescrub", None, {"reviewer"}),
     ("GET", "/v1/findings", None, {"submitter", "reviewer"}),
     ("GET", "/v1/patients/MRN-2/months/2026-03", None, {"submitter", "reviewer"}),
 ]
@@ -160,3 +161,29 @@ def test_every_endpoint_is_authenticated_role_checked_and_tenant_scoped(client, 
     assert client.get("/v1/patients/MRN-2/months/2026-03", headers=other).status_code == 404
     assert client.get("/v1/claims", headers=other).get_json() == []
     assert client.get("/v1/findings", headers=other).get_json() == []
+
+
+def test_a_held_claim_passes_after_its_documentation_is_fixed_and_it_is_checked_again(client, tokens):
+    submitter, reviewer = auth(tokens["submitter"]), auth(tokens["reviewer"])
+    video = {"mode": "video", "with": "patient"}
+    short = {"patients": [{"patient": {"id": "MRN-5", "member_id": "MEMBER-5"},
+                           "consent": {"date": "2026-01-02"}, "time_entries": [
+                               {"id": "s-1", "date": "2026-03-04", "minutes": 12, "program": "RPM",
+                                "interaction": video}]}]}
+    client.post("/v1/documentation", json=short, headers=submitter)
+    batch = x12_837([ClaimSpec("S1", [Line("99457", "20260331")], mrn="MRN-5", member_id="MEMBER-5")])
+    (claim,) = client.post("/v1/x12/837", data=batch, headers=submitter).get_json()["claims"]
+    assert claim["status"] == "held" and "time-below-threshold" in {f["rule"] for f in claim["findings"]}
+    (held,) = client.get("/v1/claims?claim_id=S1", headers=reviewer).get_json()
+    still = client.post(f"/v1/claims/{held['id']}/rescrub", headers=reviewer)
+    assert still.status_code == 200 and still.get_json()["status"] == "held"  # nothing changed yet
+    more = {"patients": [{"patient": {"id": "MRN-5"}, "time_entries": [
+        {"id": "s-2", "date": "2026-03-20", "minutes": 10, "program": "RPM"}]}]}
+    client.post("/v1/documentation", json=more, headers=submitter)
+    assert client.post(f"/v1/claims/{held['id']}/rescrub", headers=submitter).status_code == 403
+    fixed = client.post(f"/v1/claims/{held['id']}/rescrub", headers=reviewer).get_json()
+    assert fixed["status"] == "forwarded" and fixed["verdict"] != "block"
+    detail = client.get(f"/v1/claims/{held['id']}", headers=reviewer).get_json()
+    assert detail["outbox"]["state"] == "pending" and detail["history"][-1]["action"] == "rescrubbed"
+    assert client.post(f"/v1/claims/{held['id']}/rescrub", headers=reviewer).status_code == 409
+    assert client.post("/v1/claims/99999/rescrub", headers=reviewer).status_code == 404

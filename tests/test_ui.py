@@ -214,3 +214,35 @@ def test_the_dashboard_counts_verdicts_rules_money_and_resolution(store, app, br
     assert "<strong>100 %</strong> of held claims released" in page
     assert "<code>unbilled-addon-time</code>" in page and "<code>mutually-exclusive</code>" in page
     assert re.search(r"<td>\d{4}-\d{2}-\d{2}</td><td class=\"num\">\d+</td>", page)
+
+
+def test_uploading_corrected_documentation_on_the_claim_page_checks_it_again(store, app, browser):
+    import io
+    import json
+
+    user(store, "acme", "rita")
+    submitter = auth(token(store, "acme", "submitter"))
+    patient = {"id": "MRN-5", "member_id": "MEMBER-5"}
+    phone = {"mode": "video", "with": "patient"}
+    short = {"patients": [{"patient": patient, "consent": {"date": "2026-01-02"}, "time_entries": [
+        {"id": "u-1", "date": "2026-03-04", "minutes": 12, "program": "RPM", "interaction": phone}]}]}
+    app.test_client().post("/v1/documentation", json=short, headers=submitter)
+    batch = x12_837([ClaimSpec("S1", [Line("99457", "20260331")], mrn="MRN-5", member_id="MEMBER-5")])
+    app.test_client().post("/v1/x12/837", data=batch, headers=submitter)  # 12 minutes: held
+    log_in(browser, "rita")
+    held = browser.get("/ui/?verdict=block", base_url="https://localhost")
+    pk = int(re.search(r'href="/ui/claims/(\d+)">S1<', held.get_data(as_text=True)).group(1))
+    page = browser.get(f"/ui/claims/{pk}", base_url="https://localhost")
+    assert "Check again" in page.get_data(as_text=True)
+    bad = browser.post(f"/ui/claims/{pk}/rescrub", base_url="https://localhost", follow_redirects=True,
+                       data={"csrf_token": csrf(page), "documentation": (io.BytesIO(b'{"patients": 1}'),
+                                                                          "docs.json")})
+    assert "was not accepted" in bad.get_data(as_text=True)
+    docs = {"patients": [{"patient": patient, "time_entries": [
+        {"id": "u-2", "date": "2026-03-21", "minutes": 10, "program": "RPM"}]}]}
+    done = browser.post(f"/ui/claims/{pk}/rescrub", base_url="https://localhost", follow_redirects=True,
+                        data={"csrf_token": csrf(page),
+                              "documentation": (io.BytesIO(json.dumps(docs).encode()), "docs.json")})
+    assert "goes downstream" in done.get_data(as_text=True)
+    with store.transaction() as session:
+        assert session.scalar(select(OutboxRow.state).where(OutboxRow.claim_pk == pk)) == "pending"

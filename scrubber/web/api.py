@@ -276,6 +276,26 @@ def release(args, claim_pk: int):
         return _claim_json(row, patient.mrn or patient.member_id if patient else None)
 
 
+@blp.route("/claims/<int:claim_pk>/rescrub", methods=["POST"])
+@requires("reviewer")
+@blp.response(200, ClaimSchema)
+def rescrub(claim_pk: int):
+    """Check a held claim again against the ledger as it is now (after a documentation fix); if it
+    no longer blocks it goes downstream."""
+    if not 0 < claim_pk <= 2**31 - 1:
+        abort(404, message=f"no claim {claim_pk}")
+    workflow = current_app.extensions["scrubber.workflow"]
+    try:
+        row = workflow.rescrub(g.principal.tenant, claim_pk, g.principal.name)
+    except LookupError:
+        abort(404, message=f"no claim {claim_pk}")
+    except ValueError as error:
+        abort(409, message=str(error))
+    with _store().sessions() as session:
+        patient = session.get(Patient, row.patient_id) if row.patient_id else None
+    return _claim_json(row, patient.mrn or patient.member_id if patient else None)
+
+
 @blp.route("/findings")
 class Findings(MethodView):
     decorators = [requires("reviewer", "submitter")]

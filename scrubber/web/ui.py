@@ -30,6 +30,7 @@ from werkzeug.security import check_password_hash
 
 from hl7.message import split_messages
 from scrubber.catalogue import catalogue
+from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.monthview import month_view
 from scrubber.store import (
     Acknowledgement,
@@ -466,6 +467,40 @@ def _cell(value) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     text = str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@blp.route("/claims/<int:claim_pk>/rescrub", methods=["POST"])
+@login_required
+def rescrub(claim_pk: int):
+    """Store corrected documentation JSON when one is uploaded, then check the held claim again."""
+    current_app.extensions["csrf"].protect()
+    store = _store()
+    with store.sessions() as db:
+        _own(db, claim_pk)
+    upload = request.files.get("documentation")
+    if upload is not None and upload.filename:
+        try:
+            parsed = load_documentation(upload.read().decode("utf-8", errors="replace"))
+        except DocumentationError as error:
+            flash(f"The documentation was not accepted: {error}", "error")
+            return redirect(url_for("ui.claim", claim_pk=claim_pk))
+        with store.transaction() as db:
+            tenant = db.get(Tenant, g.user["tenant_id"])
+            for record in parsed.patients:
+                patient, _ = store.patients(db, tenant, record.id, record.member_id, lock=True, create=True)
+                store.add_documentation(db, tenant, patient, record)
+            store.audit(db, tenant, g.user["name"], "documentation", "patients", source="upload",
+                        patients=len(parsed.patients))
+    try:
+        row = current_app.extensions["scrubber.workflow"].rescrub(g.user["tenant"], claim_pk, g.user["name"])
+    except ValueError as error:
+        flash(f"Not checked again: {error}.", "error")
+        return redirect(url_for("ui.claim", claim_pk=claim_pk))
+    if row.status == "held":
+        flash(f"Checked again: claim {row.claim_id} is still held.", "error")
+        return redirect(url_for("ui.claim", claim_pk=claim_pk))
+    flash(f"Checked again: claim {row.claim_id} now {row.verdict}s and goes downstream.", "ok")
+    return redirect(url_for("ui.worklist"))
 
 
 @blp.route("/claims/<int:claim_pk>/release", methods=["POST"])
