@@ -221,6 +221,8 @@ class ClaimRow(Base):
     findings: Mapped[list] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a flag reviewed
+    # initials only (the worklist masks names); the full name stays in the message as received
+    patient_initials: Mapped[str] = mapped_column(String(4), default="", server_default="")
     __table_args__ = (
         UniqueConstraint("tenant_id", "billing_provider", "claim_id", "content_hash",
                          name="uq_claims_resend"),

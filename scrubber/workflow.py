@@ -235,7 +235,11 @@ class Workflow:
                 status: str, claim: Claim | None, payload: str | None, dry_run: bool) -> ClaimOutcome:
         if dry_run:
             return ClaimOutcome(result, status)
-        row = ClaimRow(tenant_id=tenant.id, submission_id=submission_id,
+        initials = ""
+        if claim is not None:
+            initials = "".join(part[:1] for part in (claim.patient.first_name, claim.patient.last_name)
+                               if part).upper()
+        row = ClaimRow(tenant_id=tenant.id, submission_id=submission_id, patient_initials=initials,
                        patient_id=patient.id if patient is not None else None, claim_id=claim_id[:80],
                        billing_provider=provider, content_hash=digest, format=kind,
                        verdict=result.verdict.value, status=status,

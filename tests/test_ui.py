@@ -91,6 +91,7 @@ def test_worklist_claim_and_release(store, app, browser):
     log_in(browser, "rita")
     page = browser.get("/ui/", base_url="https://localhost").get_data(as_text=True)
     assert "C1" in page and "C2" in page and "<strong>1</strong> held" in page
+    assert ">JD</span> · MRN-1<" in page and "JANE" not in page and "DOE" not in page  # masked
     held_only = browser.get("/ui/?verdict=block", base_url="https://localhost").get_data(as_text=True)
     assert ">C2<" in held_only and ">C1<" not in held_only
     by_rule = browser.get("/ui/?rule=mutually-exclusive", base_url="https://localhost").get_data(as_text=True)

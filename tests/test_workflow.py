@@ -44,7 +44,7 @@ def count(store, model, *where) -> int:
 
 def test_migrations_are_current_and_match_the_models(store):
     current, head = migration_status(store)
-    assert current == head == "0004"
+    assert current == head == "0005"
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
