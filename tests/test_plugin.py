@@ -14,6 +14,7 @@ USERS = {"s3ss10n-billing": HostUser("clinic-a", "submitter", "billing-office"),
 
 def host_app(store) -> Flask:
     app = Flask("ehr")
+    app.secret_key = "the host's own key"
 
     @app.route("/")
     def home():
@@ -47,6 +48,12 @@ def _exercise(client):
     spec = client.get("/billing/v1/openapi.json").get_json()
     assert "/billing/v1/x12/837" in spec["paths"]
     assert client.get("/billing/healthz").get_json() == {"status": "ok"}
+    # the review UI, signed in by the host as well
+    page = client.get("/billing/ui/")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Worklist" in text and "rcm-team · clinic-a" in text
+    client.set_cookie("ehr_session", "s3ss10n-billing")  # a submitter: the UI sends to its log-in
+    assert client.get("/billing/ui/").status_code == 302
 
 
 def test_the_readme_example_runs(store, monkeypatch):

@@ -92,8 +92,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 class ClaimScrubber:
-    """Mount the scrubber's API into a host Flask application under `prefix`, authenticated by the
-    host: `authenticate(request)` returns a HostUser (tenant, role, name) or None (401).
+    """Mount the scrubber's API and review UI into a host Flask application under `prefix`,
+    authenticated by the host: `authenticate(request)` returns a HostUser (tenant, role, name) or
+    None (401 from the API; the UI then offers its own log-in).
 
         app = Flask(__name__)
         ClaimScrubber(app, prefix="/billing", authenticate=lambda request: current_user_as_host_user())
@@ -123,3 +124,9 @@ class ClaimScrubber:
                  self.profile or environment["PROFILE"], self.prefix)
         if self.authenticate is not None:
             app.extensions["scrubber.authenticate"] = self.authenticate
+        # the review UI under PREFIX/ui: the host's reviewers are signed in by `authenticate`;
+        # its forms need the host's SECRET_KEY (sessions) and carry CSRF tokens
+        app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+        if "csrf" not in app.extensions:
+            CSRFProtect(app)
+        app.register_blueprint(ui.blp, url_prefix=f"{self.prefix}/ui")

@@ -64,10 +64,23 @@ def _store() -> Store:
     return current_app.extensions["scrubber.store"]
 
 
+def _host_user() -> dict | None:
+    """Inside a host application (the EHR plugin), the host's signed-in reviewer or admin."""
+    host = current_app.extensions.get("scrubber.authenticate")
+    found = host(request) if host is not None else None
+    if found is None or found.role not in UI_ROLES:
+        return None
+    store = _store()
+    with store.transaction() as db:
+        tenant = store.tenant(db, found.tenant, create=True)
+        return {"id": 0, "name": found.name, "role": found.role, "tenant_id": tenant.id,
+                "tenant": tenant.name}
+
+
 def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        user = session.get("user")
+        user = session.get("user") or _host_user()
         if not user:
             return redirect(url_for("ui.login", next=request.full_path))
         g.user = user
@@ -113,7 +126,8 @@ def login():
             session["user"] = {"id": row.id, "name": row.name, "role": row.role,
                                "tenant_id": tenant.id, "tenant": tenant.name}
             target = request.form.get("next", "")
-            return redirect(target if target.startswith("/ui/") else url_for("ui.worklist"))
+            home = url_for("ui.worklist")
+            return redirect(target if target.startswith(home) else home)
         elif row is not None:
             row.failed_logins += 1
             if row.failed_logins >= MAX_FAILURES:
