@@ -247,3 +247,24 @@ def test_uploading_corrected_documentation_on_the_claim_page_checks_it_again(sto
     assert "goes downstream" in done.get_data(as_text=True)
     with store.transaction() as session:
         assert session.scalar(select(OutboxRow.state).where(OutboxRow.claim_pk == pk)) == "pending"
+
+
+def test_worklist_filters_by_payer_provider_and_service_month(store, app, browser):
+    user(store, "acme", "rita")
+    batch = x12_837([
+        ClaimSpec("A1", [Line("99458", "20260331"), Line("99470", "20260331")], payer="AETNA"),
+        ClaimSpec("A2", [Line("99458", "20260415"), Line("99470", "20260415")], mrn="MRN-2",
+                  member_id="MEMBER-2", provider="1999999984")])
+    app.test_client().post("/v1/x12/837", data=batch, headers=auth(token(store, "acme", "submitter")))
+    log_in(browser, "rita")
+
+    def shown(query: str) -> set[str]:
+        page = browser.get(f"/ui/?{query}", base_url="https://localhost").get_data(as_text=True)
+        return set(re.findall(r'href="/ui/claims/\d+">([A-Z0-9]+)<', page))
+
+    assert shown("") == {"A1", "A2"}
+    assert shown("payer=AETNA") == {"A1"}
+    assert shown("provider=1999999984") == {"A2"}
+    assert shown("month=2026-04") == {"A2"}
+    detail = browser.get("/ui/claims/1", base_url="https://localhost").get_data(as_text=True)
+    assert "received by gateway" in detail and "scrubbed by gateway" in detail

@@ -56,6 +56,7 @@ blp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", s
 MAX_FAILURES, LOCK_MINUTES = 5, 15
 UI_ROLES = ("reviewer", "admin")
 PAGE_SIZE = 25
+FILTERS = ("verdict", "rule", "patient", "payer", "provider", "month")
 _X12_POSITION = re.compile(r" at segment (\d+)$")
 _HL7_SEGMENT = re.compile(r"^([A-Z][A-Z0-9]{2})\((\d+)\)")
 
@@ -157,7 +158,7 @@ def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]
     rows = db.execute(query).all()
     counts = {"held": sum(1 for r in rows if r[0].status == "held"),
               "flagged": sum(1 for r in rows if r[0].status != "held")}
-    chosen = []
+    items = []
     for claim, mrn, member in rows:
         if args.get("verdict") and claim.verdict != args["verdict"]:
             continue
@@ -165,14 +166,19 @@ def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]
             continue
         if args.get("patient") and args["patient"] not in (mrn, member):
             continue
-        chosen.append((claim, mrn or member))
-    items = []
-    for claim, patient in chosen:
+        if args.get("provider") and claim.billing_provider != args["provider"]:
+            continue
+        if args.get("payer") and (claim.body or {}).get("payer_id") != args["payer"]:
+            continue
         lines = db.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == claim.id)
                            .order_by(ClaimLineRow.number)).all()
+        months = {(line.date_to or line.date_from).strftime("%Y-%m") for line in lines
+                  if line.date_to or line.date_from}
+        if args.get("month") and args["month"] not in months:
+            continue
         top = next(iter(sorted(claim.findings, key=lambda f: ("block", "flag", "info").index(f["severity"]))),
                    None)
-        items.append({"claim": claim, "patient": patient, "codes": [line.code for line in lines],
+        items.append({"claim": claim, "patient": mrn or member, "codes": [line.code for line in lines],
                       "top": top, "at_stake": _dollars(lines)})
     return items, counts
 
@@ -206,7 +212,7 @@ def _opportunity(finding: dict) -> float:
 @blp.route("/")
 @login_required
 def worklist():
-    args = {key: request.args.get(key, "").strip() for key in ("verdict", "rule", "patient")}
+    args = {key: request.args.get(key, "").strip() for key in FILTERS}
     page = max(1, request.args.get("page", 1, type=int) or 1)
     with _store().sessions() as db:
         items, counts = _worklist_rows(db, g.user["tenant_id"], args)
@@ -285,9 +291,10 @@ def claim(claim_pk: int):
         submission = db.get(Submission, row.submission_id)
         acks = db.scalars(select(Acknowledgement).where(Acknowledgement.submission_id == row.submission_id)
                           .order_by(Acknowledgement.id)).all()
-        trail = db.scalars(select(AuditEntry).where(AuditEntry.tenant_id == row.tenant_id,
-                                                    AuditEntry.subject == f"claim {row.id}")
-                           .order_by(AuditEntry.id)).all()
+        trail = db.scalars(select(AuditEntry).where(
+            AuditEntry.tenant_id == row.tenant_id,
+            AuditEntry.subject.in_([f"claim {row.id}", f"submission {row.submission_id}"]))
+            .order_by(AuditEntry.id)).all()
         outbox = db.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
         releases = db.scalars(select(Release).where(Release.claim_pk == row.id)).all()
         segments = _message_segments(submission.raw if submission else None, row)
@@ -443,7 +450,7 @@ def release_many():
 @login_required
 def worklist_csv():
     """The worklist under the same filters, as CSV (one row per claim)."""
-    args = {key: request.args.get(key, "").strip() for key in ("verdict", "rule", "patient")}
+    args = {key: request.args.get(key, "").strip() for key in FILTERS}
     with _store().sessions() as db:
         items, _ = _worklist_rows(db, g.user["tenant_id"], args)
     return _csv("worklist.csv", ["claim_id", "patient", "status", "verdict", "codes", "top_rule",
