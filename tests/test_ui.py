@@ -268,3 +268,28 @@ def test_worklist_filters_by_payer_provider_and_service_month(store, app, browse
     assert shown("month=2026-04") == {"A2"}
     detail = browser.get("/ui/claims/1", base_url="https://localhost").get_data(as_text=True)
     assert "received by gateway" in detail and "scrubbed by gateway" in detail
+
+
+@pytest.mark.parametrize("path", ["/ui/claims/{pk}/release", "/ui/claims/{pk}/dismiss",
+                                  "/ui/claims/{pk}/rescrub", "/ui/release", "/ui/logout"])
+def test_every_form_action_refuses_a_post_without_its_csrf_token(store, app, browser, path):
+    user(store, "acme", "rita")
+    app.test_client().post("/v1/x12/837", data=BATCH, headers=auth(token(store, "acme", "submitter")))
+    log_in(browser, "rita")
+    answer = browser.post(path.format(pk=2), base_url="https://localhost",
+                          data={"reason": "no token", "claim": "2"})
+    assert answer.status_code == 400
+    with store.transaction() as session:
+        assert session.scalar(select(OutboxRow.state).where(OutboxRow.claim_pk == 2)) == "held"
+
+
+def test_another_tenants_patient_month_and_exports_stay_hidden(store, app, browser):
+    user(store, "other", "oscar")
+    app.test_client().post("/v1/x12/837", data=BATCH, headers=auth(token(store, "acme", "submitter")))
+    log_in(browser, "oscar")
+    assert browser.get("/ui/patients/MRN-1/months/2026-03", base_url="https://localhost").status_code == 404
+    exported = browser.get("/ui/worklist.csv", base_url="https://localhost").get_data(as_text=True)
+    assert exported.count("\n") == 1  # the header only
+    assert "C1" not in browser.get("/ui/findings.csv", base_url="https://localhost").get_data(as_text=True)
+    assert "<strong>0</strong> claims held" in browser.get("/ui/dashboard",
+                                                          base_url="https://localhost").get_data(as_text=True)
