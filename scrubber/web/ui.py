@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from hl7.message import split_messages
 from scrubber.catalogue import catalogue
@@ -54,6 +54,7 @@ blp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", s
                 static_url_path="/static")
 
 MAX_FAILURES, LOCK_MINUTES = 5, 15
+_DUMMY_HASH = generate_password_hash("no such user")
 UI_ROLES = ("reviewer", "admin")
 PAGE_SIZE = 25
 FILTERS = ("verdict", "rule", "patient", "payer", "provider", "month")
@@ -129,7 +130,9 @@ def login():
             target = request.form.get("next", "")
             home = url_for("ui.worklist")
             return redirect(target if target.startswith(home) else home)
-        elif row is not None:
+        elif row is None:
+            check_password_hash(_DUMMY_HASH, password)  # as slow as a real check: no user enumeration
+        else:
             row.failed_logins += 1
             if row.failed_logins >= MAX_FAILURES:
                 row.locked_until = now + timedelta(minutes=LOCK_MINUTES)
