@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -30,7 +30,7 @@ from scrubber.checker import Checker, ClaimResult
 from scrubber.documentation import Documentation
 from scrubber.findings import Finding, Severity, Verdict
 from scrubber.inputs import Input, read_input
-from scrubber.model import Claim, DeviceData, Unreadable
+from scrubber.model import Claim, DeviceData, SyntaxIssue, Unreadable
 from scrubber.records import content_hash, dump_claim, load_claim
 from scrubber.store import (
     Acknowledgement,
@@ -81,6 +81,24 @@ def _findings_json(findings: tuple[Finding, ...]) -> list[dict]:
 def _findings_from(rows: list[dict]) -> tuple[Finding, ...]:
     return tuple(Finding(r["rule"], Severity(r["severity"]), r["message"], r["suggestion"], r["line"],
                          r["code"], r.get("location"), tuple(r.get("evidence", ()))) for r in rows)
+
+
+# the ledger's column widths: a longer value is refused as malformed, never cut to fit (a cut
+# identifier would name another patient or provider)
+_WIDTHS = {"mrn": 80, "member id": 80, "billing provider": 80, "procedure code": 20, "charge": 20}
+
+
+def _bounded(claim: Claim) -> Claim:
+    values = [("mrn", claim.patient.mrn, "patient"), ("member id", claim.patient.member_id, "patient"),
+              ("billing provider", claim.billing_provider, "billing provider")]
+    for line in claim.lines:
+        values += [("billing provider", line.billing_provider, line.where("line") or f"line {line.number}"),
+                   ("procedure code", line.code, line.where("code") or f"line {line.number}"),
+                   ("charge", line.charge, line.where("line") or f"line {line.number}")]
+    issues = tuple(SyntaxIssue(f"the {label} is {len(value)} characters long, more than the "
+                               f"{_WIDTHS[label]} the ledger keeps", where)
+                   for label, value, where in values if value and len(value) > _WIDTHS[label])
+    return replace(claim, issues=claim.issues + issues) if issues else claim
 
 
 class Workflow:
@@ -166,7 +184,7 @@ class Workflow:
             digest = hashlib.sha256(f"{submission_id}/{id(item)}/{result.findings}".encode()).hexdigest()
             return self._record(session, tenant, submission_id, None, item.control_id or "", "",
                                 digest, item.format, result, REJECTED, None, None, dry_run)
-        claim: Claim = item
+        claim: Claim = _bounded(item)
         digest = content_hash(claim)
         provider, claim_id = claim.billing_provider or "", claim.claim_id or ""
         known = store.recorded(session, tenant, provider, claim_id, digest)
@@ -174,8 +192,10 @@ class Workflow:
             result = ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
                                  Verdict(known.verdict), _findings_from(known.findings), claim)
             return ClaimOutcome(result, known.status, known.id, resent=True)
-        patient, related = store.patients(session, tenant, claim.patient.mrn, claim.patient.member_id,
-                                          lock=True, create=True)
+        patient, related = None, []
+        if not claim.malformed:  # a malformed claim is refused whoever it names: no patient row
+            patient, related = store.patients(session, tenant, claim.patient.mrn, claim.patient.member_id,
+                                              lock=True, create=True)
         if patient is not None and claim.documentation is not None and not claim.malformed:
             store.add_documentation(session, tenant, patient, claim.documentation)
         result = self._checker(session, tenant, related, claim_id, provider).check(claim)
@@ -241,7 +261,7 @@ class Workflow:
                                if part).upper()
         row = ClaimRow(tenant_id=tenant.id, submission_id=submission_id, patient_initials=initials,
                        patient_id=patient.id if patient is not None else None, claim_id=claim_id[:80],
-                       billing_provider=provider, content_hash=digest, format=kind,
+                       billing_provider=provider[:80], content_hash=digest, format=kind,
                        verdict=result.verdict.value, status=status,
                        in_history=status == FORWARDED and claim is not None,
                        rule_set_version=self.catalogue.version,
@@ -250,9 +270,10 @@ class Workflow:
         session.add(row)
         session.flush()
         for line in claim.lines if claim is not None else ():
-            session.add(ClaimLineRow(claim_pk=row.id, number=line.number, code=line.code,
-                                     units=line.units, date_from=line.date_from, date_to=line.date_to,
-                                     charge=line.charge, credit=line.credit))
+            session.add(ClaimLineRow(claim_pk=row.id, number=line.number,  # cut only when malformed
+                                     code=line.code[:20] if line.code else None, units=line.units,
+                                     date_from=line.date_from, date_to=line.date_to,
+                                     charge=line.charge[:20] if line.charge else None, credit=line.credit))
         if payload is not None and status in (FORWARDED, HELD):
             session.add(OutboxRow(tenant_id=tenant.id, claim_pk=row.id,
                                   idempotency_key=f"{tenant.name}/{row.id}/{digest[:16]}",

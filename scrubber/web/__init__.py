@@ -16,7 +16,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Request, redirect, url_for
+from flask import Flask, Request, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 
@@ -40,6 +41,33 @@ def _environment() -> dict:
         "PROFILE": os.environ.get("SCRUBBER_PROFILE", "medicare"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("SCRUBBER_MAX_BODY", DEFAULT_MAX_BODY)),
     }
+
+
+class _BoundedJSON(DefaultJSONProvider):
+    """JSON bodies nested too deeply for the parser are bad input (400), not a server error."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _secure_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/ui/") and response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")  # pages hold patient data
+    return response
 
 
 def _install(app: Flask, database_url: str | None, profile: str, prefix: str = "") -> None:
@@ -82,6 +110,8 @@ def create_app(config: dict | None = None) -> Flask:
         WTF_CSRF_CHECK_DEFAULT=False,  # the UI's forms check it; the token-authenticated API has no cookies
         **_environment())
     app.config.update(config or {})
+    app.json = _BoundedJSON(app)
+    app.after_request(_secure_headers)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(Path(app.instance_path))
     _install(app, app.config["DATABASE_URL"], app.config["PROFILE"])

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint, abort
 from lxml import etree
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from webargs.flaskparser import FlaskParser
 
 from scrubber.catalogue import catalogue
 from scrubber.docjson import DocumentationError, parse_documentation
@@ -29,7 +30,19 @@ from scrubber.store import (
 )
 from scrubber.web.auth import requires
 
+
+class _BoundedParser(FlaskParser):
+    """A JSON body nested too deeply for the parser is an invalid body (400), not a server error."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            self._handle_invalid_json_error(json.JSONDecodeError("JSON nested too deeply", "", 0), req)
+
+
 blp = Blueprint("api", __name__, url_prefix="/v1", description="Documentation, claims and reviews.")
+blp.ARGUMENTS_PARSER = _BoundedParser()
 
 VERDICTS = ("pass", "flag", "block")
 STATUSES = ("forwarded", "held", "released", "rejected")
@@ -124,8 +137,9 @@ class AttachmentResultSchema(Schema):
 @requires("submitter")
 def documentation():
     """Documentation JSON v1 (see README); idempotent by time-entry id, reading, consent, episode."""
-    data = request.get_json(silent=True)
-    if data is None:
+    try:
+        data = json.loads(request.get_data())
+    except (ValueError, RecursionError):
         abort(400, message="the body must be documentation JSON (version 1)")
     try:
         parsed = parse_documentation(data)
