@@ -235,3 +235,19 @@ def test_a_malformed_claim_is_rejected_in_every_mode_and_never_queued(store):
         assert (claim.result.verdict.value, claim.status) == ("block", "rejected")
         assert "STC*A3:21" in outcome.x12.ack277  # answered as rejected, shadow mode or not
     assert count(store, OutboxRow) == 0
+
+
+def test_no_code_path_updates_or_deletes_the_audit_log():
+    """The audit log is append-only: AuditEntry rows are only ever added."""
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "scrubber"
+    offending = []
+    for path in source.rglob("*.py"):
+        text = path.read_text()
+        for pattern in ("update(AuditEntry", "delete(AuditEntry", "AuditEntry).delete", "AuditEntry).update",
+                        "audit_log SET", "DELETE FROM audit_log", "UPDATE audit_log"):
+            if pattern in text:
+                offending.append((path.name, pattern))
+    assert offending == []
+    assert "AuditEntry(" in (source / "store.py").read_text()  # and it is written
