@@ -13,7 +13,7 @@ from scrubber.catalogue import Catalogue, Profile
 from scrubber.documentation import PatientRecord, TimeEntry
 from scrubber.patient_month import PatientMonth, supported_device, supported_management
 from scrubber.periods import Window, anchoring_episode, device_window, month_window
-from scrubber.store import ClaimLineRow, ClaimRow, Patient, Store, Tenant
+from scrubber.store import ClaimRow, Patient, Store, Tenant
 
 __all__ = ["MonthView", "month_view"]
 
@@ -72,8 +72,7 @@ def month_view(store: Store, session: Session, tenant: Tenant, patient_id: str, 
             result.supported.append({"code": code, "units": 1, "period": str(period)})
     claims = select(ClaimRow).where(ClaimRow.patient_id == patient.id).order_by(ClaimRow.id)
     for row in session.scalars(claims):
-        lines = session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
-                                .order_by(ClaimLineRow.number)).all()
+        lines = store.lines_of(session, row.id)
         in_month = [line for line in lines if (line.date_to or line.date_from)
                     and window.contains(line.date_to or line.date_from)]
         if not in_month:

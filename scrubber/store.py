@@ -497,6 +497,23 @@ class Store:
             self.audit(session, tenant, "retention", "raw-purged", f"submission {row.id}")
         return len(rows)
 
+    def claim_of(self, session: Session, tenant_id: int, claim_pk: int) -> ClaimRow | None:
+        """The tenant's claim with this ledger id; None for another tenant's, a missing one, or an id
+        outside the id column's range (which the database would refuse rather than not find)."""
+        if not 0 < claim_pk <= 2**31 - 1:
+            return None
+        row = session.get(ClaimRow, claim_pk)
+        return row if row is not None and row.tenant_id == tenant_id else None
+
+    def lines_of(self, session: Session, claim_pk: int) -> list[ClaimLineRow]:
+        return list(session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == claim_pk)
+                                    .order_by(ClaimLineRow.number)))
+
+    def patient_label(self, session: Session, row: ClaimRow) -> str | None:
+        """The claim's patient as shown to reviewers: MRN, else member id."""
+        patient = session.get(Patient, row.patient_id) if row.patient_id else None
+        return (patient.mrn or patient.member_id) if patient is not None else None
+
     def release(self, session: Session, row: ClaimRow, actor: str, reason: str) -> None:
         """A reviewer lets a held claim go: it joins the history and its queued payload becomes
         due. ValueError (with the reason to show) when the claim is not held or has no payload."""

@@ -229,8 +229,8 @@ class Workflow:
         the history and its queued payload becomes due. ValueError unless the claim is held."""
         with self.store.transaction() as session:
             tenant = self._tenant(session, tenant_name)
-            row = session.get(ClaimRow, claim_pk)
-            if row is None or row.tenant_id != tenant.id:
+            row = self.store.claim_of(session, tenant.id, claim_pk)
+            if row is None:
                 raise LookupError(claim_pk)
             if row.status != HELD or row.body is None:
                 raise ValueError(f"claim {claim_pk} is {row.status}, only a held claim is checked again")

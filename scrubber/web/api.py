@@ -20,7 +20,6 @@ from scrubber.monthview import month_view
 from scrubber.store import (
     Attachment,
     AuditEntry,
-    ClaimLineRow,
     ClaimRow,
     OutboxRow,
     Patient,
@@ -240,10 +239,8 @@ class Claims(MethodView):
 
 
 def _own_claim(session, claim_pk: int) -> ClaimRow:
-    if not 0 < claim_pk <= 2**31 - 1:  # outside the id column's range: no such claim
-        abort(404, message=f"no claim {claim_pk}")
-    row = session.get(ClaimRow, claim_pk)
-    if row is None or row.tenant_id != g.principal.tenant_id:
+    row = _store().claim_of(session, g.principal.tenant_id, claim_pk)
+    if row is None:
         abort(404, message=f"no claim {claim_pk}")
     return row
 
@@ -255,14 +252,12 @@ def claim(claim_pk: int):
     """One claim: lines, findings, where it stands in the outbox, and its audit trail."""
     with _store().sessions() as session:
         row = _own_claim(session, claim_pk)
-        patient = session.get(Patient, row.patient_id) if row.patient_id else None
-        lines = session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
-                                .order_by(ClaimLineRow.number)).all()
+        lines = _store().lines_of(session, row.id)
         outbox = session.scalar(select(OutboxRow).where(OutboxRow.claim_pk == row.id))
         trail = session.scalars(select(AuditEntry).where(
             AuditEntry.tenant_id == row.tenant_id,
             AuditEntry.subject == f"claim {row.id}").order_by(AuditEntry.id)).all()
-        body = _claim_json(row, patient.mrn or patient.member_id if patient else None)
+        body = _claim_json(row, _store().patient_label(session, row))
         body["lines"] = [{"number": line.number, "code": line.code, "units": line.units,
                           "date_from": line.date_from, "date_to": line.date_to, "charge": line.charge,
                           "credit": line.credit} for line in lines]
@@ -286,8 +281,7 @@ def release(args, claim_pk: int):
             store.release(session, row, g.principal.name, args["reason"])
         except ValueError as error:
             abort(409, message=str(error))
-        patient = session.get(Patient, row.patient_id) if row.patient_id else None
-        return _claim_json(row, patient.mrn or patient.member_id if patient else None)
+        return _claim_json(row, store.patient_label(session, row))
 
 
 @blp.route("/claims/<int:claim_pk>/rescrub", methods=["POST"])
@@ -296,8 +290,6 @@ def release(args, claim_pk: int):
 def rescrub(claim_pk: int):
     """Check a held claim again against the ledger as it is now (after a documentation fix); if it
     no longer blocks it goes downstream."""
-    if not 0 < claim_pk <= 2**31 - 1:
-        abort(404, message=f"no claim {claim_pk}")
     workflow = current_app.extensions["scrubber.workflow"]
     try:
         row = workflow.rescrub(g.principal.tenant, claim_pk, g.principal.name)
@@ -306,8 +298,7 @@ def rescrub(claim_pk: int):
     except ValueError as error:
         abort(409, message=str(error))
     with _store().sessions() as session:
-        patient = session.get(Patient, row.patient_id) if row.patient_id else None
-    return _claim_json(row, patient.mrn or patient.member_id if patient else None)
+        return _claim_json(row, _store().patient_label(session, row))
 
 
 @blp.route("/findings")

@@ -173,8 +173,7 @@ def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]
             continue
         if args.get("payer") and (claim.body or {}).get("payer_id") != args["payer"]:
             continue
-        lines = db.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == claim.id)
-                           .order_by(ClaimLineRow.number)).all()
+        lines = _store().lines_of(db, claim.id)
         months = {(line.date_to or line.date_from).strftime("%Y-%m") for line in lines
                   if line.date_to or line.date_from}
         if args.get("month") and args["month"] not in months:
@@ -229,8 +228,8 @@ def worklist():
 
 # -- one claim ----------------------------------------------------------------------------
 def _own(db, claim_pk: int) -> ClaimRow:
-    row = db.get(ClaimRow, claim_pk) if 0 < claim_pk <= 2**31 - 1 else None
-    if row is None or row.tenant_id != g.user["tenant_id"]:
+    row = _store().claim_of(db, g.user["tenant_id"], claim_pk)
+    if row is None:
         abort(404)
     return row
 
@@ -288,9 +287,7 @@ def _message_segments(raw: bytes | None, claim: ClaimRow) -> list[dict]:
 def claim(claim_pk: int):
     with _store().sessions() as db:
         row = _own(db, claim_pk)
-        patient = db.get(Patient, row.patient_id) if row.patient_id else None
-        lines = db.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == row.id)
-                           .order_by(ClaimLineRow.number)).all()
+        lines = _store().lines_of(db, row.id)
         submission = db.get(Submission, row.submission_id)
         acks = db.scalars(select(Acknowledgement).where(Acknowledgement.submission_id == row.submission_id)
                           .order_by(Acknowledgement.id)).all()
@@ -305,7 +302,7 @@ def claim(claim_pk: int):
                          if line.date_to or line.date_from})
         return render_template("ui/claim.html", claim=row, lines=lines, at_stake=_dollars(lines),
                                months=months,
-                               patient=(patient.mrn or patient.member_id) if patient else None,
+                               patient=_store().patient_label(db, row),
                                segments=segments, acks=acks, trail=trail, outbox=outbox,
                                releases=releases, raw_kept=bool(submission and submission.raw))
 
