@@ -157,10 +157,30 @@ def parse_documentation(data: object) -> Documentation:
     """Validate decoded JSON and build the documentation model."""
     if not isinstance(data, dict):
         raise DocumentationError([("$", "documentation must be a JSON object with 'patients'")])
+    nul = _nul_path(data, "$")
+    if nul is not None:
+        raise DocumentationError([(nul, "contains a NUL character")])
     try:
         return _DocumentationSchema().load(data)
     except ValidationError as error:
         raise DocumentationError(sorted(_flatten(error.messages, "$"))) from None
+
+
+def _nul_path(value: object, path: str) -> str | None:
+    """The JSON path of the first string (key or value) holding U+0000, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = path if "\x00" in key else _nul_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def load_documentation(text: str) -> Documentation:

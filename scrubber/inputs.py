@@ -46,6 +46,9 @@ def read_input(data: bytes, source: str, keep_segments: bool = True) -> Input:
     """Read one file; X12 segments are kept only when asked (for acknowledgements and the split)."""
     text = decode(data)
     del data
+    if "\x00" in text:  # no X12 or HL7 character set has it, and PostgreSQL text cannot hold it
+        raise InputError(f"{source}: a NUL character at offset {text.index(chr(0))}: X12 and HL7 "
+                         "messages carry none")
     kind = detect(text)
     if kind is None:
         raise InputError(f"{source}: neither an X12 interchange (ISA) nor HL7 v2 (MSH)")

@@ -24,6 +24,13 @@ HOSTILE = {
                            "||\\E\\\\F\rFT1|1|||20260401||CG|||||1|50|||||||||||||99457\\\r",
                            "application/hl7-v2", 200),
     "a body over the limit": ("/v1/x12/837", "x" * 3_000_001, "application/edi-x12", 413),
+    "a NUL in an 837P": ("/v1/x12/837", x12_837([ClaimSpec("C\x001", [Line("99457", "20260331")])]),
+                         "application/edi-x12", 400),
+    "a NUL in an HL7 message": ("/v1/hl7", "MSH|^~\\&|A|B|C|D|20260401||DFT^P03|H\x001|P|2.5\r",
+                                "application/hl7-v2", 400),
+    "a NUL in documentation JSON": ("/v1/documentation", '{"patients": [{"patient": {"id": "M\\u0000"}}]}',
+                                    "application/json", 422),
+    "a NUL in the query": ("/v1/check?mode=%00", "ISA", "application/edi-x12", 400),
 }
 
 

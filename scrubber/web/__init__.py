@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import Flask, Request, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
-from flask_smorest import Api
+from flask_smorest import Api, abort
 from flask_wtf.csrf import CSRFProtect
 
 from scrubber.catalogue import catalogue
@@ -70,6 +70,19 @@ def _secure_headers(response):
     return response
 
 
+def _refuse_nul(prefix: str):
+    """A NUL character in the path or the query is bad input (400): no identifier carries one, and
+    PostgreSQL text cannot hold it. (Bodies are checked where they are read.)"""
+    def check():
+        if not request.path.startswith(prefix or "/"):
+            return None  # the host application's own routes (EHR plugin)
+        if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                           for key, values in request.args.lists() for value in values):
+            abort(400, message="the request's path or query contains a NUL character")
+        return None
+    return check
+
+
 def _install(app: Flask, database_url: str | None, profile: str, prefix: str = "") -> None:
     store = Store(database_url)
     shipped = catalogue()
@@ -82,6 +95,7 @@ def _install(app: Flask, database_url: str | None, profile: str, prefix: str = "
     api.register_blueprint(ops.blp, url_prefix=prefix or None)
     api.register_blueprint(metrics.blp, url_prefix=prefix or None)
     metrics.instrument(app)
+    app.before_request(_refuse_nul(prefix))
 
 
 def secret_key(folder: Path) -> str:
