@@ -52,24 +52,18 @@ class Listener:
     each message in it: the in-memory checker (`checker_answers`) or the ledger's workflow
     (`workflow_answers`); it runs in a worker thread so a slow database never stalls the loop."""
 
-    def __init__(self, answer: Callable[[bytes], list[str]], max_frame: int = DEFAULT_MAX_FRAME,
-                 clock: Callable[[], datetime] = lambda: datetime.now().astimezone()):
+    def __init__(self, answer: Callable[[bytes], list[str]], max_frame: int = DEFAULT_MAX_FRAME):
         self.answer = answer
         self.max_frame = max_frame
-        self.clock = clock
         self.controls = count(1)
         self.stopping = asyncio.Event()
         self.connections: set[asyncio.Task] = set()
-
-    def _stamps(self):
-        while True:
-            yield Stamp(self.clock(), next(self.controls))
 
     def _oversize(self, head: bytes) -> bytes:
         header = header_of(_decode(head[:4096]).replace("\n", "\r"))
         error = AckError(None, DATA_TYPE, "E", None, "",
                          f"the frame exceeds the listener's limit of {self.max_frame} bytes")
-        stamp = next(self._stamps())
+        stamp = next(_clock_stamps(self.controls))
         return frame(build_ack(header, REJECT, [error], AckStamp(stamp.now, str(stamp.control))))
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -41,9 +41,7 @@ def prepare_demo(store: Store) -> DemoLogins:
                                         .where(Submission.tenant_id == tenant.id))
         if first_time:
             documentation = load_documentation((folder / "documentation.json").read_text("utf-8"))
-            for record in documentation.patients:
-                patient = store.patient(session, tenant, record.id, record.member_id, create=True)
-                store.add_documentation(session, tenant, patient, record)
+            store.add_all_documentation(session, tenant, documentation)
         password = secrets.token_urlsafe(12)
         login = session.scalar(select(Credential).where(
             Credential.tenant_id == tenant.id, Credential.kind == "password",

@@ -460,6 +460,15 @@ class Store:
         session.flush()
         return added
 
+    def add_all_documentation(self, session: Session, tenant: Tenant, documentation) -> int:
+        """Store every patient's record of a Documentation (patients found or created, locked as
+        claims lock them); returns how many facts were new."""
+        added = 0
+        for record in documentation.patients:
+            patient, _ = self.patients(session, tenant, record.id, record.member_id, lock=True, create=True)
+            added += self.add_documentation(session, tenant, patient, record)
+        return added
+
     def attachment_numbers(self, session: Session, tenant: Tenant) -> frozenset[str]:
         return frozenset(session.scalars(select(Attachment.control_number)
                                          .where(Attachment.tenant_id == tenant.id)))

@@ -146,13 +146,9 @@ def documentation():
         abort(422, message="the documentation is not valid",
               errors={path: [message] for path, message in error.errors})
     store = _store()
-    added = 0
     with store.transaction() as session:
         tenant = _tenant(session)
-        for record in parsed.patients:
-            patient, _ = store.patients(session, tenant, record.id, record.member_id, lock=True,
-                                        create=True)
-            added += store.add_documentation(session, tenant, patient, record)
+        added = store.add_all_documentation(session, tenant, parsed)
         store.audit(session, tenant, g.principal.name, "documentation", "patients",
                     patients=len(parsed.patients), added=added)
     return {"patients": len(parsed.patients), "added": added}

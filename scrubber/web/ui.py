@@ -507,9 +507,7 @@ def rescrub(claim_pk: int):
             return redirect(url_for("ui.claim", claim_pk=claim_pk))
         with store.transaction() as db:
             tenant = db.get(Tenant, g.user["tenant_id"])
-            for record in parsed.patients:
-                patient, _ = store.patients(db, tenant, record.id, record.member_id, lock=True, create=True)
-                store.add_documentation(db, tenant, patient, record)
+            store.add_all_documentation(db, tenant, parsed)
             store.audit(db, tenant, g.user["name"], "documentation", "patients", source="upload",
                         patients=len(parsed.patients))
     try:
