@@ -324,7 +324,9 @@ class Store:
         if engine is None:
             if self.url.startswith("sqlite:///"):
                 Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.url, pool_pre_ping=True)
+            # hide_parameters: SQL errors (and so logged tracebacks) never carry the values bound
+            # to a statement, which may be names, member ids or birth dates
+            engine = create_engine(self.url, pool_pre_ping=True, hide_parameters=True)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", _sqlite_begin)

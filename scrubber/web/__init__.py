@@ -8,24 +8,28 @@
     SCRUBBER_SECRET_KEY       signs the review UI's session cookies (default: a random key kept
                               in the instance folder, shared by every worker)
     SCRUBBER_INSECURE_COOKIES set to 1 only to use the UI over plain http from another host
+    SCRUBBER_RATE_*           rate limits on log-in and token use (scrubber.web.throttle)
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Request, redirect, request, url_for
+from flask import Flask, Request, jsonify, redirect, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, abort
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import OperationalError
 
 from scrubber.catalogue import catalogue
 from scrubber.store import Store, instance_path
 from scrubber.web import api as json_api
 from scrubber.web import gateway, metrics, ops, ui
 from scrubber.web.auth import HostUser, TokenCache
+from scrubber.web.throttle import Throttle
 from scrubber.workflow import Workflow
 
 __all__ = ["create_app", "ClaimScrubber", "HostUser"]
@@ -83,12 +87,32 @@ def _refuse_nul(prefix: str):
     return check
 
 
+def _ledger_unavailable(prefix: str):
+    """The database went away (restart, fail-over, network): 503 with Retry-After. Each claim is
+    recorded in its own transaction, so a sender that sends the request again gets the claims
+    recorded before the failure answered from the ledger and the rest scrubbed afresh. (The host
+    application's own routes, under the EHR plugin, keep their own error handling.)"""
+    def handle(error: OperationalError):
+        if not request.path.startswith(prefix or "/"):
+            raise error
+        logging.getLogger("scrubber.web").warning("ledger unavailable on %s %s (%s)", request.method,
+                                                  request.path, type(error.orig).__name__)
+        headers = {"Retry-After": "2"}
+        if request.path.startswith(f"{prefix}/ui/"):
+            return render_template("ui/error.html", message="The ledger is unavailable for a moment; "
+                                   "try again."), 503, headers
+        return jsonify(code=503, status="Service Unavailable",
+                       message="the ledger is unavailable for a moment; send the request again"), 503, headers
+    return handle
+
+
 def _install(app: Flask, database_url: str | None, profile: str, prefix: str = "") -> None:
     store = Store(database_url)
     shipped = catalogue()
     app.extensions["scrubber.store"] = store
     app.extensions["scrubber.workflow"] = Workflow(store, shipped, shipped.profile(profile))
     app.extensions["scrubber.tokens"] = TokenCache()
+    app.extensions["scrubber.throttle"] = Throttle.from_environment(app.config.get("RATE_LIMITS"))
     api = Api(app)
     for blueprint in (gateway.blp, json_api.blp):
         api.register_blueprint(blueprint, url_prefix=f"{prefix}/v1")
@@ -96,6 +120,7 @@ def _install(app: Flask, database_url: str | None, profile: str, prefix: str = "
     api.register_blueprint(metrics.blp, url_prefix=prefix or None)
     metrics.instrument(app)
     app.before_request(_refuse_nul(prefix))
+    app.register_error_handler(OperationalError, _ledger_unavailable(prefix))
 
 
 def secret_key(folder: Path) -> str:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from scrubber.store import Credential, Store, Tenant, utcnow
+from scrubber.web.throttle import RateLimited, Throttle
 
 __all__ = ["ROLES", "Principal", "HostUser", "create_token", "list_tokens", "revoke_token", "requires",
-           "TokenCache"]
+           "TokenCache", "throttled"]
 
 ROLES = ("submitter", "reviewer", "admin")
 PREFIX = "rpms"
@@ -133,13 +134,26 @@ def _principal() -> Principal:
     token = token.strip()
     key = hashlib.sha256(token.encode()).hexdigest()
     cache: TokenCache = current_app.extensions["scrubber.tokens"]
+    throttle: Throttle = current_app.extensions["scrubber.throttle"]
+    address = request.remote_addr or "unknown"
     principal = cache.get(key)
     if principal is None:
+        throttled(throttle.check, "token_failures", address, "refused tokens from this address")
         principal = _verify(current_app.extensions["scrubber.store"], token)
         if principal is None:
+            throttle.count("token_failures", address)
             abort(401, message="the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
         cache.put(key, principal)
+    throttled(throttle.hit, "token", str(principal.credential_id), "requests with this token")
     return principal
+
+
+def throttled(limit, name: str, key: str, what: str) -> None:
+    """Apply one of the Throttle's limits; 429 with Retry-After when it is spent."""
+    try:
+        limit(name, key, what)
+    except RateLimited as refused:
+        abort(429, message=str(refused), headers={"Retry-After": str(refused.retry_after)})
 
 
 def requires(*roles: str):

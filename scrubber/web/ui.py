@@ -46,6 +46,7 @@ from scrubber.store import (
     Tenant,
     utcnow,
 )
+from scrubber.web.throttle import RateLimited
 from x12.tokenizer import decode, serialize, tokenize
 
 __all__ = ["blp", "MAX_FAILURES", "LOCK_MINUTES"]
@@ -109,6 +110,14 @@ def login():
     current_app.extensions["csrf"].protect()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
+    try:
+        current_app.extensions["scrubber.throttle"].hit("login", request.remote_addr or "unknown",
+                                                        "log-in attempts from this address")
+    except RateLimited as refused:
+        page = render_template("ui/login.html", error=f"Too many log-in attempts from this address; "
+                               f"try again in {refused.retry_after} s.", username=username,
+                               next=request.form.get("next", ""))
+        return page, 429, {"Retry-After": str(refused.retry_after)}
     store = _store()
     with store.transaction() as db:
         rows = db.scalars(select(Credential).where(Credential.kind == "password",
