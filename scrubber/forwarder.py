@@ -12,7 +12,8 @@ Downstream: SCRUBBER_DOWNSTREAM_URL, `https://...` (POST of the payload; SCRUBBE
 is sent as the Authorization header) or `file:///dir` (a mailbox folder: each claim is written to
 a temporary name and renamed into place, so a reader never sees half a file). Also
 SCRUBBER_DOWNSTREAM_ATTEMPTS (8), SCRUBBER_DOWNSTREAM_BACKOFF (2 s, doubled per attempt, capped at
-an hour, +-20 % jitter) and SCRUBBER_DOWNSTREAM_LEASE (60 s).
+an hour, +-20 % jitter), SCRUBBER_DOWNSTREAM_TIMEOUT (30 s for one HTTP delivery) and
+SCRUBBER_DOWNSTREAM_LEASE (60 s; keep it above the timeout).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from sqlalchemy import select
 
 from scrubber.store import ClaimRow, OutboxRow, Store, utcnow
 
-__all__ = ["Forwarder", "Delivery", "DeliveryError", "from_environment"]
+__all__ = ["Forwarder", "Delivery", "DeliveryError", "from_environment", "mailbox_name"]
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,14 @@ def deliver_http(url: str, delivery: Delivery, authorization: str | None, timeou
         raise DeliveryError(f"downstream unreachable ({type(reason).__name__}: {reason})") from None
 
 
+def mailbox_name(key: str) -> str:
+    """The file name (without suffix) a claim gets in a mailbox folder: its idempotency key with
+    anything but letters, digits, '.', '_' and '-' made '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key)
+
+
 def deliver_file(folder: Path, delivery: Delivery) -> None:
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", delivery.key)
+    name = mailbox_name(delivery.key)
     suffix = ".837" if delivery.media_type == "application/edi-x12" else ".hl7"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -182,4 +189,5 @@ def from_environment(store: Store | None = None) -> Forwarder:
     return Forwarder(store or Store(), downstream, os.environ.get("SCRUBBER_DOWNSTREAM_AUTH"),
                      int(os.environ.get("SCRUBBER_DOWNSTREAM_ATTEMPTS", 8)),
                      float(os.environ.get("SCRUBBER_DOWNSTREAM_BACKOFF", 2.0)),
+                     timeout=float(os.environ.get("SCRUBBER_DOWNSTREAM_TIMEOUT", 30.0)),
                      lease=timedelta(seconds=float(os.environ.get("SCRUBBER_DOWNSTREAM_LEASE", 60))))

@@ -4,17 +4,13 @@ clearinghouse. Log in with the printed reviewer login, filter the worklist, open
 see its offending segment marked, open its patient-month chart, release it with a reason, see it
 leave the held list and reach the clearinghouse. Screenshots of each page go to tests/artifacts/
 (ignored by git)."""
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_service_e2e import Clearinghouse
+from bench.clearinghouse import Clearinghouse
+from tests.e2e import instance_env, serving, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -27,26 +23,13 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 @pytest.fixture
 def demo(tmp_path):
     stub = Clearinghouse()
-    env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance"),
-           "SCRUBBER_DOWNSTREAM_URL": stub.url, "SCRUBBER_DOWNSTREAM_BACKOFF": "0.2"}
-    env.pop("SCRUBBER_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "serve", "--port", "0", "--demo",
-                                "--forward"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    lines = {}
-    deadline = time.monotonic() + 60
-    while "Reviewer" not in lines and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        key, _, value = line.strip().partition(": ")
-        lines[key] = value
-    assert "Reviewer" in lines, lines
-    yield lines, stub
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
-    process.stdout.close()
-    stub.close()
+    env = {**instance_env(tmp_path / "instance"), "SCRUBBER_DOWNSTREAM_URL": stub.url,
+           "SCRUBBER_DOWNSTREAM_BACKOFF": "0.2"}
+    try:
+        with serving(env, "--forward") as lines:
+            yield lines, stub
+    finally:
+        stub.close()
 
 
 def test_a_reviewer_works_a_held_claim_through_to_release(demo):
@@ -93,7 +76,5 @@ def test_a_reviewer_works_a_held_claim_through_to_release(demo):
         expect(page.locator("tbody")).not_to_contain_text(claim_id)
         browser.close()
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(claim_id in body for _, body in stub.arrivals):
-        time.sleep(0.2)
-    assert any(claim_id in body for _, body in stub.arrivals), "the released claim never arrived"
+    arrived = wait_until(lambda: any(claim_id in arrival.body for arrival in stub.arrivals), 30)
+    assert arrived, "the released claim never arrived"
