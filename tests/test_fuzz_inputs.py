@@ -1,15 +1,19 @@
 """Bounded fuzzing in the suite (hypothesis): any bytes given to a parser give a result or our own
 error, never another exception. X12 and HL7 text is covered by tests/test_tokenizer_properties.py;
-here: the 837P reader on mutated real samples, documentation JSON, and the HL7 ACK path."""
+here: the 837P reader on mutated real samples, documentation JSON, the HL7 ACK path, and
+attachment XML (well-formed, DTD-free XML is accepted; everything else is our AttachmentError,
+and no entity is ever expanded)."""
 import json
 from datetime import datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from hl7.reader import read_messages
 from scrubber.answers import Decision, answer_hl7, stamps_from
+from scrubber.attachments import AttachmentError, check_attachment
 from scrubber.docjson import DocumentationError, load_documentation, parse_documentation
 from scrubber.findings import Verdict
 from scrubber.inputs import InputError, read_input
@@ -46,6 +50,17 @@ def test_any_mutated_837_gives_claims_or_our_errors(data):
     except InputError:
         return
     assert all(item.format in ("x12", "hl7") for item in read.items)
+
+
+def test_a_cut_off_utf16_837_is_read_or_refused_not_a_crash():  # found by bench/fuzz_x12.py
+    for encoding in ("utf-16-le", "utf-16-be", "utf-16"):
+        whole = X12_SEEDS[0].decode("utf-8-sig").encode(encoding)
+        for cut in (whole[:-1], whole[:547], whole + b"\x00", whole[:200] + b"\x00\xd8" + whole[200:]):
+            try:
+                read = read_input(cut, "cut.837")
+            except InputError:
+                continue
+            assert read.kind == "x12" and read.items
 
 
 @SETTINGS
@@ -86,3 +101,22 @@ def test_any_bytes_are_documentation_or_a_documentation_error(data):
         load_documentation(json.dumps(data.decode("latin-1")))
     except DocumentationError:
         pass
+
+
+_XML_SEEDS = [b'<attachment claim="C1"><note>15 min call</note></attachment>',
+              b'<?xml version="1.0" encoding="UTF-8"?><a><b x="1">t&amp;</b><!-- c --><![CDATA[x]]></a>',
+              b'<!DOCTYPE a [<!ENTITY e "expanded">]><a>&e;</a>',
+              b'<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>',
+              b'<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>']
+
+
+@SETTINGS
+@given(st.one_of(mutated(_XML_SEEDS), st.binary(max_size=300)))
+def test_any_bytes_are_an_attachment_or_an_attachment_error(data):
+    try:
+        check_attachment(data, "application/xml")
+    except AttachmentError as error:
+        assert error.status == 400 and "XML" in str(error)
+    else:  # accepted: no DTD, so nothing can have been expanded from one
+        assert etree.fromstring(data, etree.XMLParser(resolve_entities=False, load_dtd=False,
+                                                      no_network=True)).getroottree().docinfo.doctype == ""

@@ -75,15 +75,16 @@ def ccyymmdd(text: str) -> date | None:
 
 
 def decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 with or without a byte-order mark, or UTF-16 (detected)."""
+    """Bytes to text: UTF-8 with or without a byte-order mark, or UTF-16 (detected). Bytes that
+    are not valid in the encoding (a cut-off UTF-16 file, a stray byte) become U+FFFD, which no
+    X12 or HL7 delimiter or code is, so the parsers report where they are."""
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return data.decode("utf-16")
+        return data.decode("utf-16", errors="replace")
     if len(data) > 3 and data[1:2] == b"\x00" and data[3:4] == b"\x00":
-        return data.decode("utf-16-le")
+        return data.decode("utf-16-le", errors="replace")
     if len(data) > 3 and data[0:1] == b"\x00" and data[2:3] == b"\x00":
-        return data.decode("utf-16-be")
-    text = data.decode("utf-8-sig", errors="replace")
-    return text
+        return data.decode("utf-16-be", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
 
 
 def _read_isa(text: str, start: int, position: int) -> tuple[Delimiters, int, list[X12Error]]:

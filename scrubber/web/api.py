@@ -9,11 +9,11 @@ from datetime import date
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from lxml import etree
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 
+from scrubber.attachments import AttachmentError, check_attachment
 from scrubber.catalogue import catalogue
 from scrubber.docjson import DocumentationError, parse_documentation
 from scrubber.monthview import month_view
@@ -155,10 +155,6 @@ def documentation():
 
 
 # -- attachments --------------------------------------------------------------------------
-_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                       huge_tree=False, remove_comments=False)
-
-
 @blp.route("/attachments/<string:control_number>", methods=["PUT"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}},
                                                     "application/xml": {"schema": {"type": "string"}}}})
@@ -170,20 +166,10 @@ def attachment(control_number: str):
         abort(400, message="the control number must be 1 to 80 characters")
     body = request.get_data()
     kind = request.mimetype
-    if kind == "application/json":
-        try:
-            json.loads(body)
-        except (ValueError, RecursionError) as error:
-            abort(400, message=f"the attachment is not valid JSON ({error})")
-    elif kind in ("application/xml", "text/xml"):
-        try:
-            root = etree.fromstring(body, _XML)
-        except etree.XMLSyntaxError as error:
-            abort(400, message=f"the attachment is not well-formed XML ({error})")
-        if root.getroottree().docinfo.doctype:
-            abort(400, message="XML with a document type declaration (DTD) is not accepted")
-    else:
-        abort(415, message="send the attachment as application/json or application/xml")
+    try:
+        check_attachment(body, kind)
+    except AttachmentError as error:
+        abort(error.status, message=str(error))
     store = _store()
     with store.transaction() as session:
         tenant = _tenant(session)
