@@ -62,6 +62,14 @@ def test_hostile_input_is_refused_clearly_and_the_service_keeps_serving(store, c
     assert follow_up.status_code == 200
 
 
+@pytest.mark.parametrize("bearer", ["rpms_" + "9" * 5000 + "_x", "rpms_99999999999999999999999_x",
+                                    "rpms_1_" + "x" * 100_000, "rpms__x", "Bearer", "rpms_1_\u00e9"])
+def test_hostile_tokens_are_401(store, client, bearer):
+    token(store, "acme", "admin")
+    answer = client.get("/v1/claims", headers=auth(bearer))
+    assert answer.status_code == 401 and answer.get_json()["code"] == 401
+
+
 def test_every_answer_carries_the_security_headers(client):
     for path in ("/healthz", "/v1/openapi.json", "/ui/login", "/v1/claims"):
         headers = client.get(path).headers

@@ -97,13 +97,18 @@ class TokenCache:
             self._entries[key] = (time.monotonic() + self.seconds, principal)
 
 
+_DUMMY_HASH = generate_password_hash("no such token")
+
+
 def _verify(store: Store, token: str) -> Principal | None:
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isascii() or not parts[1].isdigit() \
+            or len(parts[1]) > 18:  # ids fit a 64-bit integer
         return None
     with store.sessions() as session:
         row = session.get(Credential, int(parts[1]))
         if row is None or row.kind != "token" or row.revoked_at is not None:
+            check_password_hash(_DUMMY_HASH, parts[2])  # as slow as a real check: ids are not probed
             return None
         if not check_password_hash(row.secret_hash, parts[2]):
             return None
