@@ -107,8 +107,8 @@ def run(database_url: str, seconds: float, clients: int, gateways: int = 2, forw
     from scrubber.store import ClaimRow, OutboxRow, Store
 
     stub = Clearinghouse()
-    env = {**os.environ, "SCRUBBER_DATABASE_URL": database_url, "SCRUBBER_RATE_TOKEN": "1000000/minute",
-           "SCRUBBER_DOWNSTREAM_URL": stub.url, "SCRUBBER_DOWNSTREAM_BACKOFF": "0.5"}
+    env = {**os.environ, "SCRUBBER_DATABASE_URL": database_url, "SCRUBBER_DOWNSTREAM_URL": stub.url,
+           "SCRUBBER_DOWNSTREAM_BACKOFF": "0.5"}
     service, port, token = start_service(env, gateways)
     workers = [subprocess.Popen([sys.executable, "-m", "scrubber.cli", "worker", "--interval", "0.2"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
