@@ -8,9 +8,7 @@ import json
 
 from lxml import etree
 
-__all__ = ["AttachmentError", "check_attachment", "MEDIA_TYPES"]
-
-MEDIA_TYPES = ("application/json", "application/xml", "text/xml")
+__all__ = ["AttachmentError", "check_attachment"]
 
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                        huge_tree=False, remove_comments=False)

@@ -22,7 +22,7 @@ from scrubber.store import Credential, Store, Tenant, utcnow
 from scrubber.web.throttle import RateLimited, Throttle
 
 __all__ = ["ROLES", "Principal", "HostUser", "create_token", "list_tokens", "revoke_token", "requires",
-           "TokenCache", "throttled"]
+           "TokenCache"]
 
 ROLES = ("submitter", "reviewer", "admin")
 PREFIX = "rpms"
@@ -143,17 +143,17 @@ def _principal() -> Principal:
     address = request.remote_addr or "unknown"
     principal = cache.get(key)
     if principal is None:
-        throttled(throttle.check, "token_failures", address, "refused tokens from this address")
+        _throttled(throttle.check, "token_failures", address, "refused tokens from this address")
         principal = _verify(current_app.extensions["scrubber.store"], token)
         if principal is None:
             throttle.count("token_failures", address)
             abort(401, message="the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
         cache.put(key, principal)
-    throttled(throttle.hit, "token", str(principal.credential_id), "requests with this token")
+    _throttled(throttle.hit, "token", str(principal.credential_id), "requests with this token")
     return principal
 
 
-def throttled(limit, name: str, key: str, what: str) -> None:
+def _throttled(limit, name: str, key: str, what: str) -> None:
     """Apply one of the Throttle's limits; 429 with Retry-After when it is spent."""
     try:
         limit(name, key, what)

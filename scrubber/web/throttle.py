@@ -61,4 +61,5 @@ class Throttle:
             raise RateLimited(what, self._retry_after(name, key))
 
     def count(self, name: str, key: str) -> None:
+        """Count one event (the caller has already checked the window)."""
         self.strategy.hit(self.rates[name], name, key)
