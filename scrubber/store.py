@@ -32,6 +32,7 @@ from sqlalchemy import (
     false,
     or_,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -122,7 +123,10 @@ class Patient(Base):
     documented: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("tenant_id", "mrn"),
-                      Index("ix_patients_member", "tenant_id", "member_id"))
+                      Index("ix_patients_member", "tenant_id", "member_id"),
+                      # a patient known only by member id is one row, however many claims race
+                      Index("uq_patients_member_without_mrn", "tenant_id", "member_id", unique=True,
+                            postgresql_where=text("mrn IS NULL"), sqlite_where=text("mrn IS NULL")))
 
 
 class TimeEntryRow(Base):
@@ -389,14 +393,22 @@ class Store:
 
     def _create_patient(self, session: Session, tenant: Tenant, mrn: str | None,
                         member_id: str | None) -> Patient:
-        """Insert, or find the row a concurrent transaction inserted first (PostgreSQL)."""
-        if self.is_postgres and mrn:
+        """Insert, or find the row a concurrent transaction inserted first (PostgreSQL: the insert
+        waits for that transaction, then does nothing). The unique keys: the MRN, else the member
+        id among rows without an MRN."""
+        if self.is_postgres:
             from sqlalchemy.dialects.postgresql import insert
-            session.execute(insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
-                                                   created_at=utcnow())
-                            .on_conflict_do_nothing(index_elements=["tenant_id", "mrn"]))
-            return session.scalars(select(Patient).where(Patient.tenant_id == tenant.id,
-                                                         Patient.mrn == mrn)).one()
+            row = insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
+                                         created_at=utcnow())
+            if mrn:
+                key = Patient.mrn == mrn
+                row = row.on_conflict_do_nothing(index_elements=["tenant_id", "mrn"])
+            else:
+                key = Patient.mrn.is_(None) & (Patient.member_id == member_id)
+                row = row.on_conflict_do_nothing(index_elements=["tenant_id", "member_id"],
+                                                 index_where=Patient.mrn.is_(None))
+            session.execute(row)
+            return session.scalars(select(Patient).where(Patient.tenant_id == tenant.id, key)).one()
         patient = Patient(tenant_id=tenant.id, mrn=mrn, member_id=member_id)
         session.add(patient)
         session.flush()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from scrubber.catalogue import catalogue
 from scrubber.checker import Checker
@@ -18,10 +18,13 @@ from scrubber.store import (
     Base,
     ClaimRow,
     OutboxRow,
+    Patient,
     ReadingRow,
+    Store,
     Submission,
     TimeEntryRow,
     migration_status,
+    upgrade,
 )
 from scrubber.workflow import UnknownTenant, Workflow
 from tests.builders import ClaimSpec, Line, dft_p03, obx_dates, obx_minutes, x12_837
@@ -44,9 +47,35 @@ def count(store, model, *where) -> int:
 
 def test_migrations_are_current_and_match_the_models(store):
     current, head = migration_status(store)
-    assert current == head == "0005"
+    assert current == head == "0006"
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_the_member_id_index_is_not_made_over_duplicate_rows(store, tmp_path):
+    """Migration 0006 refuses, naming the problem, a ledger where the race it closes already made
+    two rows for one member id; merged, the upgrade goes through."""
+    if store.is_postgres:
+        with store.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    else:
+        store = Store(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        upgrade(store, "0005")
+        with store.transaction() as session:
+            tenant = store.tenant(session, "acme", create=True)
+            session.add_all([Patient(tenant_id=tenant.id, member_id="M-TWICE") for _ in range(2)])
+        with pytest.raises(RuntimeError, match="1 member id.* more than one patient row without an MRN"):
+            upgrade(store)
+        assert migration_status(store)[0] == "0005"
+        with store.transaction() as session:
+            session.delete(session.scalars(select(Patient).order_by(Patient.id.desc())).first())
+        upgrade(store)
+        assert migration_status(store)[0] == "0006"
+    finally:
+        if not store.is_postgres:
+            store.dispose()
 
 
 def test_decisions_are_recorded_and_only_clean_claims_queued(store):
@@ -167,37 +196,55 @@ def test_a_claim_matches_documentation_by_member_id_when_its_mrn_matches_nothing
     assert "once-per-period" in {f.rule for f in claim.result.findings}
 
 
+def race(flow, texts: list[str]) -> list:
+    """Submit each text from its own thread, all released at once; the claims' outcomes."""
+    outcomes, errors = [], []
+    start = threading.Barrier(len(texts))
+
+    def submit(number: int) -> None:
+        try:
+            start.wait(timeout=60)
+            outcomes.extend(flow.submit("acme", texts[number].encode(), f"p{number}.hl7").claims)
+        except Exception as error:  # collected: a thread's exception would vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(outcomes) == len(texts)
+    return outcomes
+
+
+def assert_one_through(outcomes) -> None:
+    through = [o for o in outcomes if o.result.verdict.value != "block"]
+    assert len(through) == 1
+    blocked_rules = {f.rule for o in outcomes if o not in through for f in o.result.findings
+                     if f.severity.value == "block"}
+    assert blocked_rules == {"once-per-period"}
+
+
 def test_concurrent_submissions_for_one_patient_month_let_exactly_one_through(store):
     """20 different claims billing 99457 for one patient-month, submitted in parallel: the patient
     lock makes them queue, so once-per-period lets exactly one pass."""
     flow = workflow(store)
     # the patient exists already (so no insert conflict serializes the racers for us)
     flow.submit("acme", dft_p03("P0", [Line("99457", "20260301")]).encode(), "p0.hl7")
-    outcomes = []
-    errors = []
-    start = threading.Barrier(20)
-
-    def submit(number: int) -> None:
-        try:
-            start.wait(timeout=60)
-            text = dft_p03(f"P{number + 1}", [Line("99457", f"202604{number + 1:02d}")])
-            outcomes.extend(flow.submit("acme", text.encode(), f"p{number}.hl7").claims)
-        except Exception as error:  # collected: a thread's exception would vanish
-            errors.append(error)
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    assert len(outcomes) == 20
-    through = [o for o in outcomes if o.result.verdict.value != "block"]
-    assert len(through) == 1
+    assert_one_through(race(flow, [dft_p03(f"P{n + 1}", [Line("99457", f"202604{n + 1:02d}")])
+                                   for n in range(20)]))
     assert count(store, OutboxRow, OutboxRow.state == "pending") == 2  # P0 and the one
-    blocked_rules = {f.rule for o in outcomes if o not in through for f in o.result.findings
-                     if f.severity.value == "block"}
-    assert blocked_rules == {"once-per-period"}
+
+
+def test_a_new_patient_known_only_by_member_id_is_one_patient_under_concurrency(store):
+    """20 claims for a patient the ledger has never seen, with a member id and no MRN, in parallel:
+    they become one patient row (a partial unique index), so exactly one 99457 passes."""
+    flow = workflow(store)
+    outcomes = race(flow, [dft_p03(f"M{n + 1}", [Line("99457", f"202604{n + 1:02d}")], mrn=None,
+                                   member_id="MEM-RACE") for n in range(20)])
+    assert count(store, Patient, Patient.member_id == "MEM-RACE") == 1
+    assert_one_through(outcomes)
 
 
 def test_no_names_member_ids_or_birth_dates_in_the_logs(store, caplog):
