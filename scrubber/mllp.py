@@ -83,7 +83,13 @@ class Listener:
                 if buffer and end > 0:
                     data = bytes(buffer[1:end])
                     del buffer[:end + len(END)]
-                    acks = await asyncio.get_running_loop().run_in_executor(None, self.answer, data)
+                    try:
+                        acks = await asyncio.get_running_loop().run_in_executor(None, self.answer, data)
+                    except Exception as error:  # e.g. the ledger is unreachable: nothing was answered
+                        log.error("connection %s: a message could not be answered (%s); closing "
+                                  "without an ACK so the sender sends it again", peer,
+                                  type(error).__name__)
+                        return
                     for ack in acks:
                         writer.write(frame(ack))
                     await writer.drain()

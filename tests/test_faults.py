@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,8 +25,9 @@ from bench.clearinghouse import Clearinghouse
 from scrubber.forwarder import mailbox_name
 from scrubber.store import ClaimRow, OutboxRow, Store
 from scrubber.web import create_app
-from tests.builders import ClaimSpec, Line, x12_837
+from tests.builders import ClaimSpec, Line, dft_p03, x12_837
 from tests.e2e import instance_env, outbox_counts, post, serving, start, stop, wait_until
+from tests.mllp_client import Client, start_listener, stop_listener
 
 MARKER = "KILLAFTERRECORD"
 
@@ -208,8 +210,7 @@ class PrivatePostgres:
             self.port = probe.getsockname()[1]
         self.data = self.folder / "data"
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self.start()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, program: str, *args: str) -> None:
@@ -222,9 +223,17 @@ class PrivatePostgres:
     def crash_and_restart(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "restart")
 
+    def crash(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
     def close(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            if (self.data / "postmaster.pid").exists():
+                self.crash()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -296,4 +305,39 @@ def test_postgresql_crashing_during_a_burst_loses_no_decision(tmp_path, private_
               f"repeat deliveries: {sum(stub.accepted().values()) - len(queued)}")
     finally:
         stub.close()
+        store.dispose()
+
+
+def test_the_mllp_listener_sends_no_ack_while_the_ledger_is_down(tmp_path, private_postgres):
+    """No ACK for a message that could not be recorded: the connection closes, the interface engine
+    sends the message again, and once PostgreSQL is back it is recorded and answered once."""
+    env = {**instance_env(tmp_path / "instance"), "SCRUBBER_DATABASE_URL": private_postgres.url}
+    for command in (["db", "upgrade"], ["tokens", "create", "--tenant", "acme", "--role", "submitter",
+                                        "--name", "engine"]):  # the ledger and the tenant
+        subprocess.run([sys.executable, "-m", "scrubber.cli", *command], env=env, check=True,
+                       capture_output=True, timeout=120)
+    process, port = start_listener(env, "--tenant", "acme")
+    try:
+        first, second = dft_p03("L1", [Line("99457", "20260415")]), dft_p03("L2", [Line("99457", "20260416")])
+        with Client(port) as client:
+            client.send(first)
+            assert client.receive().split("\r")[1].split("|")[1:3] == ["AA", "L1"]
+        private_postgres.crash()
+        with Client(port) as client:
+            client.send(second)
+            with pytest.raises(ConnectionError):
+                client.receive()  # closed without an answer
+        private_postgres.start()
+        with Client(port) as client:  # the engine sends it again
+            client.send(second)
+            assert client.receive().split("\r")[1].split("|")[1:3] == ["AE", "L2"]  # once-per-period
+        assert process.poll() is None
+    finally:
+        assert stop_listener(process) == 0
+    log = "".join(process.log)
+    assert "closing without an ACK so the sender sends it again" in log and "Traceback" not in log
+    store = Store(private_postgres.url)
+    try:
+        assert recorded(store, "L") == Counter(["L1", "L2"])
+    finally:
         store.dispose()

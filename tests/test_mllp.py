@@ -2,7 +2,6 @@
 many messages per connection in order, frames split across writes, garbage between frames, an
 oversized frame, concurrent connections, and a graceful stop on SIGTERM."""
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from scrubber.store import ClaimRow, Store
 from tests.builders import ClaimSpec, Line, dft_p03, x12_837
-from tests.mllp_client import Client
+from tests.mllp_client import Client, start_listener, stop_listener
 
 
 def msa(ack: str) -> list[str]:
@@ -24,24 +23,9 @@ def msa(ack: str) -> list[str]:
 
 @pytest.fixture
 def listener():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scrubber.cli", "mllp", "--port", "0", "--max-frame", "200000"],
-        stderr=subprocess.PIPE, text=True)
-    port = None
-    deadline = time.monotonic() + 30
-    while port is None and time.monotonic() < deadline:
-        line = process.stderr.readline()
-        found = re.search(r"listening on [\d.]+:(\d+)", line)
-        port = int(found.group(1)) if found else None
-    assert port, "the listener did not start"
-    drain = threading.Thread(target=process.stderr.read, daemon=True)  # keep its log pipe flowing
-    drain.start()
+    process, port = start_listener(None, "--max-frame", "200000")
     yield process, port
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
-    drain.join(timeout=10)
-    process.stderr.close()
+    stop_listener(process, kill=True)
 
 
 def test_a_hundred_messages_on_one_connection_are_answered_in_order(listener):
@@ -148,16 +132,8 @@ def test_the_listener_records_through_the_ledger_when_given_a_tenant(tmp_path):
                            "--role", "submitter", "--name", "engine"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert made.returncode == 0, made.stderr
-    process = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "mllp", "--port", "0",
-                                "--tenant", "acme"], env=env, stderr=subprocess.PIPE, text=True)
+    process, port = start_listener(env, "--tenant", "acme")
     try:
-        port = None
-        while port is None:
-            line = process.stderr.readline()
-            assert line, "the listener did not start"
-            found = re.search(r"listening on [\d.]+:(\d+)", line)
-            port = int(found.group(1)) if found else None
-        threading.Thread(target=process.stderr.read, daemon=True).start()
         with Client(port) as client:
             client.send(dft_p03("L1", [Line("99457", "20260415")]))
             first = msa(client.receive())
@@ -167,9 +143,7 @@ def test_the_listener_records_through_the_ledger_when_given_a_tenant(tmp_path):
             not_hl7 = msa(client.receive())
         assert first[1:3] == ["AA", "L1"] and second[1:3] == ["AE", "L2"] and not_hl7[1] == "AR"
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        process.stderr.close()
+        assert stop_listener(process) == 0
     store = Store(f"sqlite:///{tmp_path / 'instance' / 'scrubber.sqlite3'}")
     with store.transaction() as session:
         recorded = [(row.claim_id, row.status)
