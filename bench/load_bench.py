@@ -120,14 +120,16 @@ def run(database_url: str, seconds: float, clients: int, gateways: int = 2, forw
     def sample(began: float) -> None:
         while not done.wait(sample_every):
             counts, age = _outbox(store)
+            gateway = {pid: _rss_mb(pid) for pid in _children(service.pid)}
             samples.append({"t": time.perf_counter() - began, "delivered": counts.get("delivered", 0),
                             "pending": counts.get("pending", 0), "oldest": age,
-                            "gateway": sum(_rss_mb(pid) for pid in _children(service.pid)),
+                            "gateway": sum(gateway.values()), "gateway_pids": sorted(gateway),
                             "forwarders": sum(_rss_mb(worker.pid) for worker in workers)})
             if not quiet:
                 last = samples[-1]
+                each = " + ".join(f"{gateway[pid]:.1f}" for pid in last["gateway_pids"])
                 print(f"  {last['t']:6.0f} s  delivered {last['delivered']:>7}  waiting {last['pending']:>5}"
-                      f"  oldest {last['oldest']:5.1f} s  gateway RSS {last['gateway']:6.1f} MB  "
+                      f"  oldest {last['oldest']:5.1f} s  gateway RSS {each} MB  "
                       f"forwarders RSS {last['forwarders']:6.1f} MB", flush=True)
 
     try:
@@ -188,6 +190,9 @@ def report(figures: dict) -> None:
           f"deliveries {figures['repeats']}; held claims delivered {figures['held_delivered']} of "
           f"{figures['held']}")
     warm = [s for s in figures["samples"] if s["t"] >= 30] or figures["samples"]
+    restarts = len({pid for sample in figures["samples"] for pid in sample["gateway_pids"]}) - \
+        len(figures["samples"][-1]["gateway_pids"]) if figures["samples"] else 0
+    print(f"gateway processes seen besides the last sample's: {restarts}")
     if len(warm) >= 2:
         print(f"resident memory (after 30 s of warm-up where the run allows): gateway workers "
               f"{warm[0]['gateway']:.1f} -> {warm[-1]['gateway']:.1f} MB, "
