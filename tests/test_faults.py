@@ -1,8 +1,9 @@
 """Fault injection with real processes: a web worker SIGKILLed between recording a submission and
 answering it, a downstream that times out, answers 500 or closes the connection, a mailbox disk
-that fills up, and PostgreSQL restarted (immediate mode: a crash) during a burst of submissions.
-After recovery everything is counted: each clean claim recorded once and delivered under one
-idempotency key with one body, nothing held delivered, no decision lost.
+that fills up, PostgreSQL restarted (immediate mode: a crash) during a burst of submissions, and
+PostgreSQL down while the MLLP listener gets a message. After recovery everything is counted:
+each clean claim recorded once and delivered under one idempotency key with one body, nothing
+held delivered, no decision lost.
 (A forwarding worker killed mid-delivery is in test_service_e2e.)"""
 import glob
 import http.client
