@@ -1,13 +1,18 @@
 """`rpm-scrubber serve`: the service under gunicorn, the ledger migrated on start, optional demo
-data and an optional forwarding thread."""
+data and an optional forwarding process. The URL is printed once every worker has loaded the app,
+so what connects first is spread over all of them (a client that connected while only the first
+worker was up would stay on it for as long as its connection lives)."""
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from sqlalchemy import func, select
@@ -67,7 +72,7 @@ def prepare_demo(store: Store) -> DemoLogins:
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict, on_ready):
         self.options = options
-        self.on_ready = on_ready
+        self.on_ready = on_ready  # post_worker_init: in each worker, once the app is loaded
         super().__init__()
 
     def load_config(self) -> None:
@@ -75,7 +80,7 @@ class _Gunicorn(BaseApplication):
             if key == "control_socket_disable" and key not in self.cfg.settings:
                 continue  # gunicorn before 25 has no control socket to turn off
             self.cfg.set(key, value)
-        self.cfg.set("when_ready", self.on_ready)
+        self.cfg.set("post_worker_init", self.on_ready)
         self.cfg.set("child_exit", _worker_exit)
 
     def load(self):
@@ -84,17 +89,38 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def _metrics_folder() -> None:
-    """Workers add up their latency histograms through files in one folder, emptied on start."""
-    import os
+def _empty_folder(name: str) -> Path:
     import shutil
 
     from scrubber.store import instance_path
 
-    folder = instance_path() / "metrics"
+    folder = instance_path() / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
+def _metrics_folder() -> None:
+    """Workers add up their latency histograms through files in one folder, emptied on start."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_empty_folder("metrics"))
+
+
+def _announce_once_all_ready(workers: int, lines) -> Callable:
+    """A post_worker_init hook: each worker marks itself ready in a folder emptied on start; the
+    one that completes the set prints `lines(address)` (once per start, never for a worker that
+    replaces a dead one)."""
+    folder = _empty_folder("run")
+
+    def ready(worker) -> None:
+        (folder / f"ready-{os.getpid()}").touch()
+        if len(list(folder.glob("ready-*"))) < workers:
+            return
+        try:
+            os.close(os.open(folder / "announced", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        print("\n".join(lines(worker.sockets[0].getsockname())), file=sys.stdout, flush=True)
+    return ready
 
 
 def _worker_exit(server, worker) -> None:
@@ -114,16 +140,16 @@ def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None
     logins = prepare_demo(store) if demo else None
     store.dispose()
 
-    def ready(server) -> None:
-        bound_host, bound_port = server.LISTENERS[0].getsockname()[:2]
-        lines = [f"URL: http://{bound_host}:{bound_port}",
-                 f"API: http://{bound_host}:{bound_port}/v1/openapi.json"]
+    def lines(address) -> list[str]:
+        bound_host, bound_port = address[:2]
+        said = [f"URL: http://{bound_host}:{bound_port}",
+                f"API: http://{bound_host}:{bound_port}/v1/openapi.json"]
         if logins is not None:
-            lines += [f"Reviewer: {logins.reviewer} / {logins.password}",
-                      f"Submitter token: {logins.token}"]
+            said += [f"Reviewer: {logins.reviewer} / {logins.password}",
+                     f"Submitter token: {logins.token}"]
         if forward:
-            lines.append(f"Forwarding: on (worker process {forwarder.pid})")
-        print("\n".join(lines), file=sys.stdout, flush=True)
+            said.append(f"Forwarding: on (worker process {forwarder.pid})")
+        return said
 
     # gthread: browsers hold idle and speculative connections open, which would pin a sync worker
     options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
@@ -144,4 +170,4 @@ def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None
                 forwarder.kill()
 
     options["on_exit"] = stop_forwarding
-    _Gunicorn(options, ready).run()
+    _Gunicorn(options, _announce_once_all_ready(workers, lines)).run()
