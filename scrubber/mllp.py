@@ -109,12 +109,13 @@ class Listener:
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("connection %s: closed by the peer", peer)
         finally:
-            self.connections.discard(task)
             writer.close()
             try:
                 await writer.wait_closed()
             except ConnectionError:
                 pass
+            finally:  # only now: a stopping listener waits for the connections it still holds
+                self.connections.discard(task)
 
     async def _read(self, reader: asyncio.StreamReader) -> bytes:
         """The next bytes, or b'' once the listener is stopping with nothing half-received."""
