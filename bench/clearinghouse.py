@@ -12,6 +12,7 @@ too, and would recognise a repeat by its key.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["Arrival", "Clearinghouse"]
+
+_CLM = re.compile(r"(?:^|[~\r\n])CLM\*([^*~]+)\*")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,19 @@ class Clearinghouse:
     def keys(self) -> list[str]:
         with self.lock:
             return [arrival.key for arrival in self.arrivals]
+
+    def bodies(self) -> dict[str, set[str]]:
+        """Every body received under each key (one, if every repeat was the same claim)."""
+        found: dict[str, set[str]] = {}
+        with self.lock:
+            for arrival in self.arrivals:
+                found.setdefault(arrival.key, set()).add(arrival.body)
+        return found
+
+    def claim_ids(self) -> set[str]:
+        """The CLM01 of every 837P received (* and ~ delimiters), to tell whether a held claim got out."""
+        with self.lock:
+            return {found for arrival in self.arrivals for found in _CLM.findall(arrival.body)}
 
     def accepted(self) -> Counter:
         """How many times each key was answered 202 at once (timeouts excluded)."""
