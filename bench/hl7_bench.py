@@ -28,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.figures import percentiles_ms  # noqa: E402
+
 PYTHON_HL7_VENV = Path(tempfile.gettempdir()) / "rpm-scrubber-bench-python-hl7"
 
 _PYTHON_HL7 = """
@@ -127,15 +130,14 @@ def main() -> None:
         path.write_text(json.dumps(generate(args.count)))
         rows = {kind: _run(kind, str(path)) for kind in ("scrub", "scrub+ack", "hl7apy", "python-hl7")}
     for kind, row in rows.items():
-        latencies = sorted(row["latencies"])
-        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: B023,E731
+        p50, p95, p99 = percentiles_ms(row["latencies"])
         notes = ""
         if kind.startswith("scrub"):
             notes = (f"{rows['hl7apy']['seconds'] / row['seconds']:.1f}x hl7apy's rate; "
                      f"{row['seconds'] / rows['python-hl7']['seconds']:.1f}x python-hl7's time; "
                      f"verdicts {row['verdicts']}")
-        print(f"{kind:>11} {row['seconds']:>8.3f} {args.count / row['seconds']:>8.0f} {pick(0.5):>7.3f} "
-              f"{pick(0.95):>7.3f} {pick(0.99):>7.3f} {row['peak_mb']:>8.1f}  {notes}".rstrip())
+        print(f"{kind:>11} {row['seconds']:>8.3f} {args.count / row['seconds']:>8.0f} {p50:>7.3f} "
+              f"{p95:>7.3f} {p99:>7.3f} {row['peak_mb']:>8.1f}  {notes}".rstrip())
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.figures import percentiles_ms  # noqa: E402
+
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 BARE_APP = """
@@ -88,11 +91,10 @@ def load(host: str, port: int, path: str, token: str | None, clients: int, secon
                                    for i in range(clients)])
         elapsed = time.perf_counter() - began
     results = [r for part in parts for r in part]
-    latencies = sorted(latency for latency, _ in results)
     errors = sum(1 for _, status in results if status >= 400)
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    p50, p95, p99 = percentiles_ms([latency for latency, _ in results])
     return {"requests": len(results), "per_second": len(results) / elapsed, "errors": errors,
-            "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)}
+            "p50": p50, "p95": p95, "p99": p99}
 
 
 def _wait_for(process: subprocess.Popen, pattern: str, stream) -> re.Match:

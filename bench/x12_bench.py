@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import percentiles_ms  # noqa: E402
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -77,10 +79,9 @@ def measure(kind: str, path: str) -> dict:
             report.add(result)
         report.close()
     seconds = time.perf_counter() - start
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    p50, p95, p99 = percentiles_ms(latencies)
     return {"seconds": seconds, "claims": len(latencies), "peak_mb": _peak_mb(),
-            "p50_ms": pick(0.50), "p95_ms": pick(0.95), "p99_ms": pick(0.99)}
+            "p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
 
 
 def _run(kind: str, path: str) -> dict:
