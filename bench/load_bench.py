@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.clearinghouse import Clearinghouse  # noqa: E402
+from bench.figures import percentiles_ms  # noqa: E402
 from bench.http_bench import DEFAULT_POSTGRES, _postgres_database, start_service, stop  # noqa: E402
 
 CODES = ("99454", "99457", "99458")  # a lone 99458 is blocked and held
@@ -94,7 +95,7 @@ def _outbox(store) -> tuple[dict[str, int], float]:
     from scrubber.store import OutboxRow, utcnow
 
     with store.transaction() as session:
-        counts = dict(session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)).all())
+        counts = store.outbox_counts(session)
         oldest = session.scalar(select(func.min(OutboxRow.created_at)).where(OutboxRow.state == "pending"))
     return counts, (utcnow() - oldest).total_seconds() if oldest else 0.0
 
@@ -158,12 +159,11 @@ def run(database_url: str, seconds: float, clients: int, gateways: int = 2, forw
         store.dispose()
         stub.close()
     results = [r for part in parts for r in part]
-    latencies = sorted(latency for latency, _, _ in results)
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    p50, p95, p99 = percentiles_ms([latency for latency, _, _ in results])
     accepted, bodies = stub.accepted(), stub.bodies()
     return {
         "requests": len(results), "per_second": len(results) / elapsed, "seconds": elapsed,
-        "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99),
+        "p50": p50, "p95": p95, "p99": p99,
         "errors": sum(1 for _, status, _ in results if status != 200),
         "verdicts": Counter(verdict for _, status, verdict in results if status == 200),
         "samples": samples, "drain": drain, "states": states,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     create_engine,
     event,
     false,
+    func,
     or_,
     select,
     text,
@@ -507,6 +508,10 @@ class Store:
               **detail) -> None:
         session.add(AuditEntry(tenant_id=tenant.id, actor=actor, action=action, subject=subject,
                                detail=detail))
+
+    def outbox_counts(self, session: Session) -> dict[str, int]:
+        """Outbox rows by state (held, pending, delivered, dead), the states that have any."""
+        return dict(session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)).all())
 
     def purge_raw(self, session: Session, older_than: timedelta) -> int:
         """Drop the verbatim text of messages received before now - `older_than` (their claims,

@@ -11,9 +11,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
-from sqlalchemy import func, select
-
-from scrubber.store import OutboxRow, Store
+from scrubber.store import Store
 
 
 def start(args, env, module: str = "scrubber.cli", stdout=subprocess.PIPE) -> subprocess.Popen:
@@ -65,7 +63,7 @@ def post(url: str, token: str, body: str, timeout: float = 60) -> dict:
 
 def outbox_counts(store: Store) -> dict[str, int]:
     with store.transaction() as session:
-        return dict(session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)).all())
+        return store.outbox_counts(session)
 
 
 def wait_until(condition, seconds: float, step: float = 0.2) -> bool:

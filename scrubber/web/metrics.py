@@ -52,7 +52,7 @@ class _Ledger:
             outbox = GaugeMetricFamily("scrubber_outbox", "outbox rows by state", labels=["state"])
             for state in ("held", "pending", "delivered", "dead"):
                 outbox.add_metric([state], 0)
-            for state, n in session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)):
+            for state, n in self.store.outbox_counts(session).items():
                 outbox.add_metric([state], n)
             failures = session.scalar(select(func.coalesce(func.sum(OutboxRow.attempts), 0))
                                       .where(OutboxRow.last_error.is_not(None)))
