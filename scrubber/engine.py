@@ -3,6 +3,7 @@ findings and computes the verdict."""
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -33,12 +34,38 @@ class Outcome:
     rule_set_version: str
 
 
-def _selected(claim: Claim, scope: Scope) -> list[str]:
+_ALL_RULES = tuple(rule_id for rule_id in REGISTRY if rule_id != MALFORMED_RULE)
+
+
+def _selected(claim: Claim, scope: Scope) -> tuple[str, ...]:
     if claim.malformed:
-        return [MALFORMED_RULE]
+        return (MALFORMED_RULE,)
     if scope is Scope.INPUT_ONLY:
-        return list(INPUT_RULES)
-    return [rule_id for rule_id in REGISTRY if rule_id != MALFORMED_RULE]
+        return INPUT_RULES
+    return _ALL_RULES
+
+
+def _can_apply(rule: Rule, present: frozenset[str], documented: bool, catalogued: bool) -> bool:
+    """False when the rule's declaration (rules._common.applies_to) says it cannot find anything
+    on a claim billing the codes `present` (`catalogued`: one of them is in the catalogue); rules
+    without a declaration always run."""
+    applies = getattr(rule, "applies", None)
+    if applies is None:
+        return True
+    codes, needs_documentation = applies
+    if needs_documentation and not documented:
+        return False
+    if codes is None:
+        return catalogued
+    return not codes.isdisjoint(present)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(selected: tuple[str, ...], present: frozenset[str], documented: bool,
+          catalogued: bool) -> tuple[tuple[str, Rule], ...]:
+    """The shipped rules to run for one combination of billed codes (claims repeat a handful)."""
+    return tuple((rule_id, REGISTRY[rule_id]) for rule_id in selected
+                 if rule_id in REGISTRY and _can_apply(REGISTRY[rule_id], present, documented, catalogued))
 
 
 def _stamp(rule_id: str, hit: Hit, claim: Claim, profile: Profile,
@@ -73,10 +100,17 @@ def _run(rule_id: str, rule: Rule, month: PatientMonth, claim: Claim, profile: P
 def scrub(claim: Claim, month: PatientMonth, profile: Profile, catalogue: Catalogue,
           scope: Scope = Scope.ALL, rules: dict[str, Rule] | None = None) -> Outcome:
     """Check one claim against its patient-month under a profile."""
-    registry = REGISTRY if rules is None else rules
+    present = frozenset(line.code for line in month.lines_for(claim))
+    selected = _selected(claim, scope)
+    documented = month.record is not None
+    catalogued = any(catalogue.code(code) is not None for code in present)
+    if rules is None:
+        plan = _plan(selected, present, documented, catalogued)
+    else:
+        plan = tuple((rule_id, rules[rule_id]) for rule_id in selected
+                     if rule_id in rules and _can_apply(rules[rule_id], present, documented, catalogued))
     findings: list[Finding] = []
-    for rule_id in _selected(claim, scope):
-        if rule_id in registry:
-            findings.extend(_run(rule_id, registry[rule_id], month, claim, profile, catalogue))
+    for rule_id, rule in plan:
+        findings.extend(_run(rule_id, rule, month, claim, profile, catalogue))
     ordered = tuple(sorted(findings, key=Finding.sort_key))
     return Outcome(ordered, verdict_of(ordered), catalogue.version)

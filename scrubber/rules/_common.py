@@ -7,8 +7,20 @@ from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import month_window
 
-__all__ = ["lines_of", "same_month", "same_period", "month_label", "days_label",
+__all__ = ["applies_to", "lines_of", "same_month", "same_period", "month_label", "days_label",
            "first_management_lines", "documented", "units_in_month"]
+
+
+def applies_to(*codes: str, documented: bool = False):
+    """Declare when a rule can find anything at all: only when the claim has a checkable line with
+    one of `codes` (any catalogue code when none are given), and with `documented` only when the
+    patient has documentation. The engine does not call the rule otherwise, which spares most of
+    the 27 calls per claim; the declaration mirrors the rule's own first test (its `lines_of` or
+    `documented` call), and tests/test_rule_applicability.py checks each one against the rule."""
+    def declare(rule):
+        rule.applies = (frozenset(codes) or None, documented)
+        return rule
+    return declare
 
 
 def lines_of(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:

@@ -8,7 +8,7 @@ from scrubber.findings import Hit
 from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import device_window
-from scrubber.rules._common import lines_of, month_label, same_month, same_period
+from scrubber.rules._common import applies_to, lines_of, month_label, same_month, same_period
 
 ONCE_PER_PERIOD = ("99454", "99445", "99457", "99470", "99091")
 
@@ -17,6 +17,7 @@ def _listing(lines: list[BilledLine]) -> str:
     return "; ".join(line.describe() for line in lines)
 
 
+@applies_to("99458")
 def addon_without_base(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     billed = month.all_billed(claim)
     for line in lines_of(month, claim, "99458"):
@@ -28,6 +29,7 @@ def addon_without_base(month: PatientMonth, claim: Claim, profile: Profile) -> I
                 line=line.number, code=line.code)
 
 
+@applies_to()
 def mutually_exclusive(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
         excluded = month.code(line.code).excludes
@@ -48,6 +50,7 @@ def _program_window(month: PatientMonth, line: BilledLine):
     return month.window(line)
 
 
+@applies_to()
 def rpm_with_rtm(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
         program = month.code(line.code).program
@@ -63,6 +66,7 @@ def rpm_with_rtm(month: PatientMonth, claim: Claim, profile: Profile) -> Iterato
                 line=line.number, code=line.code, evidence=tuple(o.describe() for o in clashes))
 
 
+@applies_to(*ONCE_PER_PERIOD)
 def once_per_period(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim, *ONCE_PER_PERIOD):
         repeats = [o for o in month.earlier(claim, line)
@@ -75,6 +79,7 @@ def once_per_period(month: PatientMonth, claim: Claim, profile: Profile) -> Iter
                 line=line.number, code=line.code, evidence=tuple(o.describe() for o in repeats))
 
 
+@applies_to("99453")
 def setup_once_per_episode(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim, "99453"):
         window = month.window(line)
@@ -95,6 +100,7 @@ def _addon_totals(month: PatientMonth, claim: Claim) -> Iterator[tuple[BilledLin
         yield line, sum(o.units for o in before) + line.units
 
 
+@applies_to()
 def units_exceed_limit(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
         info = month.code(line.code)
@@ -113,6 +119,7 @@ def units_exceed_limit(month: PatientMonth, claim: Claim, profile: Profile) -> I
                       line=line.number, code=line.code)
 
 
+@applies_to("99458")
 def addon_units_high(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     above = profile.addon_units_high_above
     for line, total in _addon_totals(month, claim):
@@ -124,6 +131,7 @@ def addon_units_high(month: PatientMonth, claim: Claim, profile: Profile) -> Ite
                       line=line.number, code=line.code)
 
 
+@applies_to()
 def code_not_effective(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
         info = month.code(line.code)
@@ -145,6 +153,7 @@ def _older_code_hint(code: str) -> str:
     return f"Remove {code}; bill the code in effect for the service date"
 
 
+@applies_to("99091", *MANAGEMENT_CODES)
 def interpretation_with_management(month: PatientMonth, claim: Claim,
                                    profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim, "99091", *MANAGEMENT_CODES):
@@ -157,6 +166,7 @@ def interpretation_with_management(month: PatientMonth, claim: Claim,
                       line=line.number, code=line.code, evidence=tuple(o.describe() for o in clashes))
 
 
+@applies_to(*MANAGEMENT_CODES, *DEVICE_CODES)
 def split_billing_practitioners(month: PatientMonth, claim: Claim,
                                 profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim, *MANAGEMENT_CODES, *DEVICE_CODES):
@@ -174,6 +184,7 @@ def split_billing_practitioners(month: PatientMonth, claim: Claim,
                       line=line.number, code=line.code, evidence=tuple(o.describe() for o in others))
 
 
+@applies_to(*MANAGEMENT_CODES)
 def service_date_spans_months(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim, *MANAGEMENT_CODES):
         if (line.date_from.year, line.date_from.month) != (line.date_to.year, line.date_to.month):

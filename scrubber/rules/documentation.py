@@ -17,6 +17,7 @@ from scrubber.patient_month import (
 )
 from scrubber.periods import anchoring_episode, month_window
 from scrubber.rules._common import (
+    applies_to,
     days_label,
     documented,
     first_management_lines,
@@ -46,6 +47,7 @@ def _supported_text(month: PatientMonth, line: BilledLine, profile: Profile) -> 
     return " + ".join(code if units == 1 else f"{units} x {code}" for code, units in codes)
 
 
+@applies_to(*RPM_CODES)
 def documentation_missing(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim, *RPM_CODES):
         if not month.has_documentation_for(line):
@@ -64,6 +66,7 @@ def documentation_missing(month: PatientMonth, claim: Claim, profile: Profile) -
                           location=claim.locations.get(f"PWK:{control}"))
 
 
+@applies_to("99457", "99470", documented=True)
 def time_below_threshold(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, "99457", "99470"):
         minutes = month.minutes(month_window(line.service_date))
@@ -79,6 +82,7 @@ def time_below_threshold(month: PatientMonth, claim: Claim, profile: Profile) ->
                       line=line.number, code=line.code)
 
 
+@applies_to("99458", documented=True)
 def addon_units_unsupported(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, "99458"):
         minutes = month.minutes(month_window(line.service_date))
@@ -94,6 +98,7 @@ def addon_units_unsupported(month: PatientMonth, claim: Claim, profile: Profile)
                       line=line.number, code=line.code)
 
 
+@applies_to("99457", "99458", "99470", documented=True)
 def no_interactive_communication(month: PatientMonth, claim: Claim,
                                  profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, "99457", "99458", "99470"):
@@ -108,6 +113,7 @@ def no_interactive_communication(month: PatientMonth, claim: Claim,
                       line=line.number, code=line.code)
 
 
+@applies_to("99454", "99445", documented=True)
 def device_days_insufficient(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, "99454", "99445"):
         window = month.window(line)
@@ -122,6 +128,7 @@ def device_days_insufficient(month: PatientMonth, claim: Claim, profile: Profile
                       f"{len(days)} data days: {hint}", line=line.number, code=line.code)
 
 
+@applies_to("99445", documented=True)
 def device_code_too_low(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, "99445"):
         window = month.window(line)
@@ -133,6 +140,7 @@ def device_code_too_low(month: PatientMonth, claim: Claim, profile: Profile) -> 
                       line=line.number, code=line.code)
 
 
+@applies_to("99453", documented=True)
 def setup_without_monitoring(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, "99453"):
         window = month.window(line)
@@ -155,6 +163,7 @@ def _management_needed(month: PatientMonth, claim: Claim, line: BilledLine) -> i
     return 20 + 20 * (units_in_month(earlier, line.service_date, "99458") + line.units)
 
 
+@applies_to(*MANAGEMENT_CODES, "99454", "99445", documented=True)
 def service_before_threshold_met(month: PatientMonth, claim: Claim,
                                  profile: Profile) -> Iterator[Hit]:
     for line in documented(month, claim, *MANAGEMENT_CODES):
@@ -201,6 +210,7 @@ def _overlap_minutes(a, b) -> float:
     return max(seconds / 60, 0)
 
 
+@applies_to(*MANAGEMENT_CODES, documented=True)
 def overlapping_time_entries(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in first_management_lines(month, claim):
         pairs, shared = _overlaps(month, line.service_date)
@@ -229,6 +239,7 @@ def _still_supported(month: PatientMonth, claim: Claim, line: BilledLine, minute
             and addon <= max((minutes - 20) // 20, 0))
 
 
+@applies_to(*RPM_CODES, documented=True)
 def consent_missing(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     consents = month.consent_dates()
     for line in documented(month, claim, *RPM_CODES):
@@ -253,6 +264,7 @@ def _consent_deadline(month: PatientMonth, line: BilledLine, profile: Profile) -
     return line.service_date, "the service date"
 
 
+@applies_to(*MANAGEMENT_CODES, documented=True)
 def time_entry_incomplete(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in first_management_lines(month, claim):
         lacking = [e for e in month.entries_in(month_window(line.service_date))
@@ -276,6 +288,7 @@ def _addon_cap(month: PatientMonth, profile: Profile) -> int:
     return cap
 
 
+@applies_to(*MANAGEMENT_CODES, documented=True)
 def unbilled_addon_time(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in first_management_lines(month, claim):
         window = month_window(line.service_date)
@@ -292,6 +305,7 @@ def unbilled_addon_time(month: PatientMonth, claim: Claim, profile: Profile) -> 
                       line=line.number, code=line.code)
 
 
+@applies_to(*RPM_CODES, documented=True)
 def unbilled_management_time(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     billed = month.all_billed(claim)
     seen = set()
@@ -311,6 +325,7 @@ def unbilled_management_time(month: PatientMonth, claim: Claim, profile: Profile
                       f"Bill {codes[0][0]} for {month_label(line.service_date)}", code=codes[0][0])
 
 
+@applies_to(*MANAGEMENT_CODES, documented=True)
 def management_code_too_low(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in first_management_lines(month, claim):
         window = month_window(line.service_date)
