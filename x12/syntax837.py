@@ -98,17 +98,75 @@ class _Checker:
 
     # -- walking ----------------------------------------------------------------------------
     def run(self) -> SetCheck:
-        for position, segment in enumerate(self.segments, start=2):
+        segments, count = self.segments, len(self.segments)
+        index = 0
+        while index < count:
+            segment = segments[index]
+            position = index + 2
             loop = self.place(segment, position)
             self.result.loops.append(loop)
             if loop:
                 self.check_elements(segment, position, loop)
                 self.track_claim(segment, position, loop)
-        end = len(self.segments) + 2
+            index += 1
+            if segment.id == "HL" and loop and _fresh(self.stack[-1]):
+                index = self._block(index)
+        end = count + 2
         while self.stack:
             self.close(self.stack.pop(), end)
         self.close_claim()
         return self.result
+
+    def _block(self, start: int) -> int:
+        """Walk the segments after an HL up to the next HL (one subscriber or patient with its
+        claims), returning the index after them.
+
+        Where a segment goes depends only on the loops open, the segment's id and its first element
+        (the qualifier that picks a loop or a slot), so a block whose sequence of those was walked
+        cleanly before, from the same loops, lands in the same loops and leaves the same loop
+        state: that is replayed instead of walked. Element checks and claim tracking still run on
+        every segment. Blocks that met a structural error, or closed the HL's own loop, are not
+        remembered."""
+        segments, count = self.segments, len(self.segments)
+        end = start
+        while end < count and segments[end].id != "HL":
+            end += 1
+        component = self.d.component
+        stack = self.stack
+        base = len(stack) - 1
+        key = (component, tuple(frame.loop.id for frame in stack),
+               tuple(_structure_key(s, component) for s in segments[start:end]))
+        known = _BLOCKS.get(key)
+        loops = self.result.loops
+        if known is not None:
+            block_loops, frames = known
+            stack[base:] = [_copy(frame) for frame in frames]
+            loops.extend(block_loops)
+            check_elements, track_claim = self.check_elements, self.track_claim
+            for index in range(start, end):
+                loop = block_loops[index - start]
+                if loop:
+                    segment = segments[index]
+                    check_elements(segment, index + 2, loop)
+                    if segment.id in _TRACKED:
+                        track_claim(segment, index + 2, loop)
+            return end
+        base_frame, errors, clean = stack[base], self.result.errors, True
+        for index in range(start, end):
+            segment, position = segments[index], index + 2
+            before = len(errors)
+            loop = self.place(segment, position)
+            clean = clean and len(errors) == before and len(stack) > base and stack[base] is base_frame
+            loops.append(loop)
+            if loop:
+                self.check_elements(segment, position, loop)
+                self.track_claim(segment, position, loop)
+        if clean:
+            if len(_BLOCKS) >= _BLOCKS_LIMIT:
+                _BLOCKS.clear()
+            _BLOCKS[key] = (tuple(loops[len(loops) - (end - start):]),
+                            tuple(_copy(frame) for frame in stack[base:]))
+        return end
 
     def place(self, segment: Segment, position: int) -> str:
         """Find the loop the segment belongs to, updating the stack; '' when it fits nowhere."""
@@ -404,6 +462,33 @@ _PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
 _SV101_2 = Element("234", True, "AN", 1, 48)
 
 
+def _fresh(frame: _Frame) -> bool:
+    """A loop just opened by its trigger segment, with nothing else in it yet."""
+    return (frame.slot == 0 and not frame.children and not frame.in_children
+            and not frame.seen_codes and frame.uses == {0: 1})
+
+
+def _structure_key(segment: Segment, component: str) -> tuple[str, str] | str:
+    """What placing a segment reads of it: its id, and its first element where a loop trigger or
+    a slot of that segment has qualifiers (the HI qualifier: its first component)."""
+    segment_id = segment.id
+    if segment_id not in _QUALIFIED or not segment.elements:
+        return segment_id
+    first = segment.elements[0]
+    return segment_id, first.split(component)[0] if segment_id == "HI" else first
+
+
+def _copy(frame: _Frame) -> _Frame:
+    return _Frame(frame.loop, frame.slot, dict(frame.uses), dict(frame.children), frame.in_children,
+                  set(frame.seen_codes))
+
+
+_TRACKED = frozenset({"CLM", "HL", "SV1"})  # the segments track_claim acts on
+_QUALIFIED = frozenset(
+    {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
+    | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
+_BLOCKS: dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]] = {}
+_BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
 _CLEAN: set[tuple[str, ...]] = set()
 _CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
 _PLAN = {segment_id: tuple(rules.items()) for segment_id, rules in ELEMENTS.items()}
