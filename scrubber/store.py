@@ -8,8 +8,9 @@ by the Alembic migrations in `scrubber/migrations` (`rpm-scrubber db upgrade`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -49,7 +51,8 @@ from scrubber.documentation import (
     TimeEntry,
 )
 
-__all__ = ["Base", "Store", "database_url", "instance_path", "utcnow", "upgrade", "migration_status"]
+__all__ = ["Base", "Store", "TenantRef", "database_url", "instance_path", "utcnow", "upgrade",
+           "migration_status"]
 
 
 def utcnow() -> datetime:
@@ -321,6 +324,20 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@dataclass(frozen=True)
+class TenantRef:
+    """What a unit of work needs of a tenant (its id, name and mode), read once and passed on
+    instead of the mapped row; every Store method taking a tenant accepts either."""
+
+    id: int
+    name: str
+    mode: str
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantRef:
+        return cls(tenant.id, tenant.name, tenant.mode)
+
+
 class Store:
     """The ledger. Units of work are `with store.transaction() as session:` blocks."""
 
@@ -359,7 +376,7 @@ class Store:
             session.flush()
         return found
 
-    def patients(self, session: Session, tenant: Tenant, mrn: str | None, member_id: str | None,
+    def patients(self, session: Session, tenant: Tenant | TenantRef, mrn: str | None, member_id: str | None,
                  lock: bool = False, create: bool = False) -> tuple[Patient | None, list[Patient]]:
         """The patient row a claim or message belongs to, and every row that may be the same
         patient (sharing its MRN or member id), all locked for the rest of the transaction when
@@ -381,22 +398,21 @@ class Store:
             own = next((p for p in related if p.member_id == member_id and (p.documented or not mrn)),
                        None)
         if own is None and create:
-            own = self._create_patient(session, tenant, mrn, member_id)
-            if lock and self.is_postgres:
-                session.execute(select(Patient.id).where(Patient.id == own.id).with_for_update())
+            own = self._create_patient(session, tenant, mrn, member_id, lock)
             if own not in related:
                 related.append(own)
         return own, related
 
-    def patient(self, session: Session, tenant: Tenant, mrn: str | None, member_id: str | None,
+    def patient(self, session: Session, tenant: Tenant | TenantRef, mrn: str | None, member_id: str | None,
                 lock: bool = False, create: bool = False) -> Patient | None:
         return self.patients(session, tenant, mrn, member_id, lock, create)[0]
 
-    def _create_patient(self, session: Session, tenant: Tenant, mrn: str | None,
-                        member_id: str | None) -> Patient:
+    def _create_patient(self, session: Session, tenant: Tenant | TenantRef, mrn: str | None,
+                        member_id: str | None, lock: bool = False) -> Patient:
         """Insert, or find the row a concurrent transaction inserted first (PostgreSQL: the insert
-        waits for that transaction, then does nothing). The unique keys: the MRN, else the member
-        id among rows without an MRN."""
+        waits for that transaction, then does nothing, and the row is read locked when asked; a
+        row this transaction inserted is invisible to others until it commits). The unique keys:
+        the MRN, else the member id among rows without an MRN."""
         if self.is_postgres:
             from sqlalchemy.dialects.postgresql import insert
             row = insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
@@ -408,8 +424,11 @@ class Store:
                 key = Patient.mrn.is_(None) & (Patient.member_id == member_id)
                 row = row.on_conflict_do_nothing(index_elements=["tenant_id", "member_id"],
                                                  index_where=Patient.mrn.is_(None))
-            session.execute(row)
-            return session.scalars(select(Patient).where(Patient.tenant_id == tenant.id, key)).one()
+            inserted = session.scalars(row.returning(Patient)).one_or_none()
+            if inserted is not None:
+                return inserted
+            query = select(Patient).where(Patient.tenant_id == tenant.id, key)
+            return session.scalars(query.with_for_update() if lock else query).one()
         patient = Patient(tenant_id=tenant.id, mrn=mrn, member_id=member_id)
         session.add(patient)
         session.flush()
@@ -436,7 +455,7 @@ class Store:
         return PatientRecord(id=patient.mrn, member_id=patient.member_id, time_entries=entries,
                              readings=readings, consents=consents, episodes=episodes)
 
-    def add_documentation(self, session: Session, tenant: Tenant, patient: Patient,
+    def add_documentation(self, session: Session, tenant: Tenant | TenantRef, patient: Patient,
                           record: PatientRecord) -> int:
         """Store the record's facts; a fact already stored (same entry id and program, same
         reading, consent or episode) is left as it is. Returns how many facts were new."""
@@ -475,7 +494,7 @@ class Store:
         session.flush()
         return added
 
-    def add_all_documentation(self, session: Session, tenant: Tenant, documentation) -> int:
+    def add_all_documentation(self, session: Session, tenant: Tenant | TenantRef, documentation) -> int:
         """Store every patient's record of a Documentation (patients found or created, locked as
         claims lock them); returns how many facts were new."""
         added = 0
@@ -484,27 +503,37 @@ class Store:
             added += self.add_documentation(session, tenant, patient, record)
         return added
 
-    def attachment_numbers(self, session: Session, tenant: Tenant) -> frozenset[str]:
-        return frozenset(session.scalars(select(Attachment.control_number)
-                                         .where(Attachment.tenant_id == tenant.id)))
+    def attachment_numbers(self, session: Session, tenant: Tenant | TenantRef,
+                           among: Iterable[str]) -> frozenset[str]:
+        """Which of the control numbers `among` (a claim's PWK references) have an attachment."""
+        wanted = sorted(set(among))
+        if not wanted:
+            return frozenset()
+        return frozenset(session.scalars(select(Attachment.control_number).where(
+            Attachment.tenant_id == tenant.id, Attachment.control_number.in_(wanted))))
 
     def next_number(self, session: Session, name: str, count: int = 1) -> int:
-        """The first of `count` consecutive numbers from the named counter (starting at 1)."""
-        row = session.get(Counter, name, with_for_update=self.is_postgres)
-        if row is None:
-            if self.is_postgres:
-                from sqlalchemy.dialects.postgresql import insert
+        """The first of `count` consecutive numbers from the named counter (starting at 1). The
+        counter row stays locked until the transaction ends."""
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert
+            bump = (update(Counter).where(Counter.name == name).values(value=Counter.value + count)
+                    .returning(Counter.value).execution_options(synchronize_session=False))
+            last = session.execute(bump).scalar()
+            if last is None:  # a new counter: create it (or find a concurrent creator's) and bump
                 session.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
-                row = session.get(Counter, name, with_for_update=True)
-            else:
-                row = Counter(name=name, value=0)
-                session.add(row)
+                last = session.execute(bump).scalar_one()
+            return last - count + 1
+        row = session.get(Counter, name)  # SQLite: the transaction holds the write lock already
+        if row is None:
+            row = Counter(name=name, value=0)
+            session.add(row)
         first = row.value + 1
         row.value += count
         session.flush()
         return first
 
-    def audit(self, session: Session, tenant: Tenant, actor: str, action: str, subject: str,
+    def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str, subject: str,
               **detail) -> None:
         session.add(AuditEntry(tenant_id=tenant.id, actor=actor, action=action, subject=subject,
                                detail=detail))
@@ -566,13 +595,13 @@ class Store:
                    reason=note)
 
     # -- claims -----------------------------------------------------------------------------
-    def recorded(self, session: Session, tenant: Tenant, billing_provider: str, claim_id: str,
+    def recorded(self, session: Session, tenant: Tenant | TenantRef, billing_provider: str, claim_id: str,
                  digest: str) -> ClaimRow | None:
         return session.scalar(select(ClaimRow).where(
             ClaimRow.tenant_id == tenant.id, ClaimRow.billing_provider == billing_provider,
             ClaimRow.claim_id == claim_id, ClaimRow.content_hash == digest))
 
-    def history(self, session: Session, tenant: Tenant, patients: list[Patient], claim_id: str,
+    def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
                 billing_provider: str) -> list[ClaimRow]:
         """The claims in history that bear on a new claim: those of the patients it may be, and
         those with its claim id and billing provider (the ones a replacement or void may target),

@@ -40,6 +40,7 @@ from scrubber.store import (
     Store,
     Submission,
     Tenant,
+    TenantRef,
     utcnow,
 )
 from x12.split import split_batch
@@ -113,37 +114,85 @@ class Workflow:
                dry_run: bool = False) -> SubmissionOutcome:
         """Check every claim of one message or file and record it; InputError for a body that is
         neither X12 nor HL7, UnknownTenant for a tenant that does not exist. `mode` defaults to
-        the tenant's own."""
+        the tenant's own.
+
+        A message with one claim (most of what the gateway and the MLLP listener get) is recorded
+        in one transaction: the raw message, the decision with its outbound claim, and the
+        answers, committed together before anyone sees the answers. A file of several claims is
+        recorded first, then claim by claim (so a patient is locked only while its own claim is
+        checked), then its answers."""
         if mode is not None and mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         read = read_input(data, source, keep_segments=True)
-        submission_id = None
-        # control numbers for every acknowledgement this submission can need, reserved up front
+        # control numbers for every acknowledgement this submission can need
         needed = 1 + 4 * len(read.items) + 4 * len(read.batch.interchanges if read.batch else ())
-        first_control = 1
         if dry_run:
-            mode = "enforce"
-        else:
-            with self.store.transaction() as session:
-                tenant = self._tenant(session, tenant_name)
-                mode = mode or tenant.mode
-                first_control = self.store.next_number(session, f"control/{tenant_name}", needed)
-                row = Submission(tenant_id=tenant.id, kind=read.kind, source=source[:200], mode=mode,
-                                 raw=data)
-                session.add(row)
-                session.flush()
-                submission_id = row.id
-                self.store.audit(session, tenant, "gateway", "received", f"submission {row.id}",
-                                 kind=read.kind)
+            with self.store.sessions() as session:
+                tenant = TenantRef.of(self._tenant(session, tenant_name))
+            outcome = SubmissionOutcome(None, read.kind, "enforce")
+            by_item = self._items(tenant, read, outcome, dry_run=True)
+            self._build_answers(read, outcome, by_item, 1)
+            return outcome
+        if len(read.items) <= 1:
+            return self._submit_at_once(tenant_name, data, source, mode, read, needed)
+        with self.store.transaction() as session:
+            tenant = TenantRef.of(self._tenant(session, tenant_name))
+            mode = mode or tenant.mode
+            first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
+            submission_id = self._receive(session, tenant, read, source, mode, data)
         outcome = SubmissionOutcome(submission_id, read.kind, mode)
+        by_item = self._items(tenant, read, outcome, dry_run=False)
+        self._build_answers(read, outcome, by_item, first_control)
+        with self.store.transaction() as session:
+            self._record_answers(session, outcome)
+        return outcome
+
+    def _submit_at_once(self, tenant_name: str, data: bytes, source: str, mode: str | None,
+                        read: Input, needed: int) -> SubmissionOutcome:
+        for attempt in range(3):
+            try:
+                with self.store.transaction() as session:
+                    tenant = TenantRef.of(self._tenant(session, tenant_name))
+                    mode_used = mode or tenant.mode
+                    submission_id = self._receive(session, tenant, read, source, mode_used, data)
+                    outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
+                    by_item: dict[int, ClaimOutcome] = {}
+                    for item in read.items:
+                        result = self._in_transaction(session, tenant, item, read, submission_id,
+                                                      mode_used, False)
+                        if result is not None:
+                            outcome.claims.append(result)
+                            by_item[id(item)] = result
+                    # the counter is locked last, for the few statements before the commit
+                    first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
+                    self._build_answers(read, outcome, by_item, first_control)
+                    self._record_answers(session, outcome)
+                return outcome
+            except IntegrityError:
+                # an identical claim or a new patient recorded by a concurrent submission a moment
+                # ago: the next attempt finds it
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _receive(self, session: Session, tenant: TenantRef, read: Input, source: str, mode: str,
+                 data: bytes) -> int:
+        """Record the raw message; its submission id."""
+        row = Submission(tenant_id=tenant.id, kind=read.kind, source=source[:200], mode=mode, raw=data)
+        session.add(row)
+        session.flush()
+        self.store.audit(session, tenant, "gateway", "received", f"submission {row.id}", kind=read.kind)
+        return row.id
+
+    def _items(self, tenant: TenantRef, read: Input, outcome: SubmissionOutcome,
+               dry_run: bool) -> dict[int, ClaimOutcome]:
         by_item: dict[int, ClaimOutcome] = {}
         for item in read.items:
-            result = self._one(tenant_name, item, read, submission_id, mode, dry_run)
+            result = self._one(tenant, item, read, outcome.submission_id, outcome.mode, dry_run)
             if result is not None:
                 outcome.claims.append(result)
                 by_item[id(item)] = result
-        self._answer(read, outcome, by_item, first_control, dry_run)
-        return outcome
+        return by_item
 
     def _tenant(self, session: Session, name: str) -> Tenant:
         tenant = self.store.tenant(session, name)
@@ -152,12 +201,12 @@ class Workflow:
         return tenant
 
     # -- one item, one transaction ----------------------------------------------------------
-    def _one(self, tenant_name: str, item, read: Input, submission_id: int | None, mode: str,
+    def _one(self, tenant: TenantRef, item, read: Input, submission_id: int | None, mode: str,
              dry_run: bool) -> ClaimOutcome | None:
         for attempt in range(3):
             try:
                 with self.store.sessions() as session, session.begin():
-                    outcome = self._in_transaction(session, tenant_name, item, read, submission_id,
+                    outcome = self._in_transaction(session, tenant, item, read, submission_id,
                                                    mode, dry_run)
                     if dry_run:  # nothing of a dry run is kept (documentation it carried included)
                         session.rollback()
@@ -169,10 +218,9 @@ class Workflow:
                     raise
         return None
 
-    def _in_transaction(self, session: Session, tenant_name: str, item, read: Input,
+    def _in_transaction(self, session: Session, tenant: TenantRef, item, read: Input,
                         submission_id: int | None, mode: str, dry_run: bool) -> ClaimOutcome | None:
         store = self.store
-        tenant = self._tenant(session, tenant_name)
         if isinstance(item, DeviceData):
             patient = store.patient(session, tenant, item.patient.mrn, item.patient.member_id,
                                     lock=True, create=True)
@@ -198,7 +246,7 @@ class Workflow:
                                               lock=True, create=True)
         if patient is not None and claim.documentation is not None and not claim.malformed:
             store.add_documentation(session, tenant, patient, claim.documentation)
-        result = self._checker(session, tenant, related, claim_id, provider).check(claim)
+        result = self._checker(session, tenant, related, claim, claim_id, provider).check(claim)
         if claim.malformed:  # it cannot go downstream in any mode, nor be released
             status, payload = REJECTED, None
         else:
@@ -208,17 +256,18 @@ class Workflow:
         return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
                             claim.format, result, status, claim, payload, dry_run)
 
-    def _checker(self, session: Session, tenant: Tenant, related: list, claim_id: str,
-                 provider: str) -> Checker:
+    def _checker(self, session: Session, tenant: Tenant | TenantRef, related: list, claim: Claim,
+                 claim_id: str, provider: str) -> Checker:
         """A checker holding what the ledger knows about the patient: the documentation of every
-        row that may be them, and the claims that went downstream before, replayed in order."""
+        row that may be them, the claims that went downstream before, replayed in order, and which
+        of the attachments the claim refers to have arrived."""
         store = self.store
         documentation = Documentation()
         for row in related:
             if row.documented:
                 documentation = documentation.with_record(store.record_of(session, row))
         checker = Checker(self.catalogue, self.profile, documentation,
-                          store.attachment_numbers(session, tenant))
+                          store.attachment_numbers(session, tenant, claim.attachments))
         for row in store.history(session, tenant, related, claim_id, provider):
             checker.remember(load_claim(row.body))
         return checker
@@ -237,7 +286,8 @@ class Workflow:
             claim = load_claim(row.body)
             _, related = self.store.patients(session, tenant, claim.patient.mrn, claim.patient.member_id,
                                              lock=True)
-            result = self._checker(session, tenant, related, row.claim_id, row.billing_provider).check(claim)
+            result = self._checker(session, tenant, related, claim, row.claim_id,
+                                   row.billing_provider).check(claim)
             before = row.verdict
             row.verdict, row.findings = result.verdict.value, _findings_json(result.findings)
             row.rule_set_version = self.catalogue.version
@@ -250,7 +300,7 @@ class Workflow:
                              verdict=row.verdict, rules=sorted({f.rule for f in result.findings}))
             return row
 
-    def _record(self, session: Session, tenant: Tenant, submission_id: int | None, patient,
+    def _record(self, session: Session, tenant: TenantRef, submission_id: int | None, patient,
                 claim_id: str, provider: str, digest: str, kind: str, result: ClaimResult,
                 status: str, claim: Claim | None, payload: str | None, dry_run: bool) -> ClaimOutcome:
         if dry_run:
@@ -295,8 +345,8 @@ class Workflow:
         return None
 
     # -- answers ----------------------------------------------------------------------------
-    def _answer(self, read: Input, outcome: SubmissionOutcome, by_item: dict[int, ClaimOutcome],
-                first_control: int, dry_run: bool) -> None:
+    def _build_answers(self, read: Input, outcome: SubmissionOutcome,
+                       by_item: dict[int, ClaimOutcome], first_control: int) -> None:
         def decide(claim: Claim) -> Decision:
             found = by_item[id(claim)]
             if outcome.mode == "monitor" and found.status == FORWARDED:
@@ -308,13 +358,12 @@ class Workflow:
             outcome.x12 = answer_x12(read.batch, decide, self.catalogue, stamps)
         elif read.messages is not None:
             outcome.acks = answer_hl7(read.messages, decide, stamps)
-        if dry_run or outcome.submission_id is None:
-            return
+
+    def _record_answers(self, session: Session, outcome: SubmissionOutcome) -> None:
         texts = []
         if outcome.x12 is not None:
             texts = [("ta1", outcome.x12.ta1), ("999", outcome.x12.ack999), ("277", outcome.x12.ack277)]
         texts += [("ack", ack) for ack in outcome.acks]
-        with self.store.transaction() as session:
-            for kind, text in texts:
-                if text:
-                    session.add(Acknowledgement(submission_id=outcome.submission_id, kind=kind, body=text))
+        for kind, text in texts:
+            if text:
+                session.add(Acknowledgement(submission_id=outcome.submission_id, kind=kind, body=text))

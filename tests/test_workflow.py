@@ -247,6 +247,29 @@ def test_a_new_patient_known_only_by_member_id_is_one_patient_under_concurrency(
     assert_one_through(outcomes)
 
 
+def test_control_numbers_never_repeat_under_concurrency(store):
+    """20 transactions take 5 numbers each from a counter that does not exist yet (so several race
+    to create it): the ranges are disjoint and together 1..100."""
+    start, taken, errors = threading.Barrier(20), [], []
+
+    def take() -> None:
+        try:
+            start.wait(timeout=60)
+            with store.transaction() as session:
+                first = store.next_number(session, "control/race", 5)
+            taken.append(first)
+        except Exception as error:  # collected: a thread's exception would vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(n for first in taken for n in range(first, first + 5)) == list(range(1, 101))
+
+
 def test_no_names_member_ids_or_birth_dates_in_the_logs(store, caplog):
     flow = workflow(store)
     caplog.set_level("DEBUG")
