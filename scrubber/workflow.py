@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,7 @@ from x12.split import split_batch
 __all__ = ["MODES", "ClaimOutcome", "SubmissionOutcome", "UnknownTenant", "Workflow"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 MODES = ("enforce", "monitor")
 FORWARDED, HELD, REJECTED = "forwarded", "held", "rejected"
@@ -102,6 +104,19 @@ def _bounded(claim: Claim) -> Claim:
     return replace(claim, issues=claim.issues + issues) if issues else claim
 
 
+def _retried(work: Callable[[], _T]) -> _T:
+    """Run one transaction's work, again (up to three times in all) when it hits a unique key: an
+    identical claim or a new patient recorded by a concurrent submission a moment ago, which the
+    next attempt finds."""
+    for attempt in range(3):
+        try:
+            return work()
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 class Workflow:
     def __init__(self, store: Store, catalogue: Catalogue, profile: Profile,
                  clock: Callable[[], datetime] = lambda: datetime.now().astimezone()):
@@ -149,31 +164,25 @@ class Workflow:
 
     def _submit_at_once(self, tenant_name: str, data: bytes, source: str, mode: str | None,
                         read: Input, needed: int) -> SubmissionOutcome:
-        for attempt in range(3):
-            try:
-                with self.store.transaction() as session:
-                    tenant = TenantRef.of(self._tenant(session, tenant_name))
-                    mode_used = mode or tenant.mode
-                    submission_id = self._receive(session, tenant, read, source, mode_used, data)
-                    outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
-                    by_item: dict[int, ClaimOutcome] = {}
-                    for item in read.items:
-                        result = self._in_transaction(session, tenant, item, read, submission_id,
-                                                      mode_used, False)
-                        if result is not None:
-                            outcome.claims.append(result)
-                            by_item[id(item)] = result
-                    # the counter is locked last, for the few statements before the commit
-                    first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
-                    self._build_answers(read, outcome, by_item, first_control)
-                    self._record_answers(session, outcome)
-                return outcome
-            except IntegrityError:
-                # an identical claim or a new patient recorded by a concurrent submission a moment
-                # ago: the next attempt finds it
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        def work() -> SubmissionOutcome:
+            with self.store.transaction() as session:
+                tenant = TenantRef.of(self._tenant(session, tenant_name))
+                mode_used = mode or tenant.mode
+                submission_id = self._receive(session, tenant, read, source, mode_used, data)
+                outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
+                by_item: dict[int, ClaimOutcome] = {}
+                for item in read.items:
+                    result = self._in_transaction(session, tenant, item, read, submission_id,
+                                                  mode_used, False)
+                    if result is not None:
+                        outcome.claims.append(result)
+                        by_item[id(item)] = result
+                # the counter is locked last, for the few statements before the commit
+                first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
+                self._build_answers(read, outcome, by_item, first_control)
+                self._record_answers(session, outcome)
+            return outcome
+        return _retried(work)
 
     def _receive(self, session: Session, tenant: TenantRef, read: Input, source: str, mode: str,
                  data: bytes) -> int:
@@ -203,20 +212,14 @@ class Workflow:
     # -- one item, one transaction ----------------------------------------------------------
     def _one(self, tenant: TenantRef, item, read: Input, submission_id: int | None, mode: str,
              dry_run: bool) -> ClaimOutcome | None:
-        for attempt in range(3):
-            try:
-                with self.store.sessions() as session, session.begin():
-                    outcome = self._in_transaction(session, tenant, item, read, submission_id,
-                                                   mode, dry_run)
-                    if dry_run:  # nothing of a dry run is kept (documentation it carried included)
-                        session.rollback()
-                return outcome
-            except IntegrityError:
-                # an identical claim or a new patient recorded by a concurrent submission a moment
-                # ago: the next attempt finds it
-                if attempt == 2:
-                    raise
-        return None
+        def work() -> ClaimOutcome | None:
+            with self.store.sessions() as session, session.begin():
+                outcome = self._in_transaction(session, tenant, item, read, submission_id, mode,
+                                               dry_run)
+                if dry_run:  # nothing of a dry run is kept (documentation it carried included)
+                    session.rollback()
+            return outcome
+        return _retried(work)
 
     def _in_transaction(self, session: Session, tenant: TenantRef, item, read: Input,
                         submission_id: int | None, mode: str, dry_run: bool) -> ClaimOutcome | None:
