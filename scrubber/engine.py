@@ -60,12 +60,18 @@ def _can_apply(rule: Rule, present: frozenset[str], documented: bool, catalogued
     return not codes.isdisjoint(present)
 
 
+def _runnable(registry: dict[str, Rule], selected: tuple[str, ...], present: frozenset[str],
+              documented: bool, catalogued: bool) -> tuple[tuple[str, Rule], ...]:
+    """The selected rules of `registry` that can find something on the claim, in order."""
+    return tuple((rule_id, registry[rule_id]) for rule_id in selected
+                 if rule_id in registry and _can_apply(registry[rule_id], present, documented, catalogued))
+
+
 @functools.lru_cache(maxsize=1024)
 def _plan(selected: tuple[str, ...], present: frozenset[str], documented: bool,
           catalogued: bool) -> tuple[tuple[str, Rule], ...]:
     """The shipped rules to run for one combination of billed codes (claims repeat a handful)."""
-    return tuple((rule_id, REGISTRY[rule_id]) for rule_id in selected
-                 if rule_id in REGISTRY and _can_apply(REGISTRY[rule_id], present, documented, catalogued))
+    return _runnable(REGISTRY, selected, present, documented, catalogued)
 
 
 def _stamp(rule_id: str, hit: Hit, claim: Claim, profile: Profile,
@@ -104,11 +110,8 @@ def scrub(claim: Claim, month: PatientMonth, profile: Profile, catalogue: Catalo
     selected = _selected(claim, scope)
     documented = month.record is not None
     catalogued = any(catalogue.code(code) is not None for code in present)
-    if rules is None:
-        plan = _plan(selected, present, documented, catalogued)
-    else:
-        plan = tuple((rule_id, rules[rule_id]) for rule_id in selected
-                     if rule_id in rules and _can_apply(rules[rule_id], present, documented, catalogued))
+    plan = (_plan(selected, present, documented, catalogued) if rules is None
+            else _runnable(rules, selected, present, documented, catalogued))
     findings: list[Finding] = []
     for rule_id, rule in plan:
         findings.extend(_run(rule_id, rule, month, claim, profile, catalogue))

@@ -117,6 +117,19 @@ def _retried(work: Callable[[], _T]) -> _T:
     raise AssertionError("unreachable")
 
 
+def _each_item(read: Input, outcome: SubmissionOutcome,
+               check: Callable[[object], ClaimOutcome | None]) -> dict[int, ClaimOutcome]:
+    """Check every item of the message in order, adding each claim's outcome to `outcome`; the
+    outcomes by item (device data gives none)."""
+    by_item: dict[int, ClaimOutcome] = {}
+    for item in read.items:
+        result = check(item)
+        if result is not None:
+            outcome.claims.append(result)
+            by_item[id(item)] = result
+    return by_item
+
+
 class Workflow:
     def __init__(self, store: Store, catalogue: Catalogue, profile: Profile,
                  clock: Callable[[], datetime] = lambda: datetime.now().astimezone()):
@@ -145,7 +158,8 @@ class Workflow:
             with self.store.sessions() as session:
                 tenant = TenantRef.of(self._tenant(session, tenant_name))
             outcome = SubmissionOutcome(None, read.kind, "enforce")
-            by_item = self._items(tenant, read, outcome, dry_run=True)
+            by_item = _each_item(read, outcome,
+                                 lambda item: self._one(tenant, item, read, None, "enforce", True))
             self._build_answers(read, outcome, by_item, 1)
             return outcome
         if len(read.items) <= 1:
@@ -156,7 +170,8 @@ class Workflow:
             first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
             submission_id = self._receive(session, tenant, read, source, mode, data)
         outcome = SubmissionOutcome(submission_id, read.kind, mode)
-        by_item = self._items(tenant, read, outcome, dry_run=False)
+        by_item = _each_item(read, outcome,
+                             lambda item: self._one(tenant, item, read, submission_id, mode, False))
         self._build_answers(read, outcome, by_item, first_control)
         with self.store.transaction() as session:
             self._record_answers(session, outcome)
@@ -170,13 +185,8 @@ class Workflow:
                 mode_used = mode or tenant.mode
                 submission_id = self._receive(session, tenant, read, source, mode_used, data)
                 outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
-                by_item: dict[int, ClaimOutcome] = {}
-                for item in read.items:
-                    result = self._in_transaction(session, tenant, item, read, submission_id,
-                                                  mode_used, False)
-                    if result is not None:
-                        outcome.claims.append(result)
-                        by_item[id(item)] = result
+                by_item = _each_item(read, outcome, lambda item: self._in_transaction(
+                    session, tenant, item, read, submission_id, mode_used, False))
                 # the counter is locked last, for the few statements before the commit
                 first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
                 self._build_answers(read, outcome, by_item, first_control)
@@ -192,16 +202,6 @@ class Workflow:
         session.flush()
         self.store.audit(session, tenant, "gateway", "received", f"submission {row.id}", kind=read.kind)
         return row.id
-
-    def _items(self, tenant: TenantRef, read: Input, outcome: SubmissionOutcome,
-               dry_run: bool) -> dict[int, ClaimOutcome]:
-        by_item: dict[int, ClaimOutcome] = {}
-        for item in read.items:
-            result = self._one(tenant, item, read, outcome.submission_id, outcome.mode, dry_run)
-            if result is not None:
-                outcome.claims.append(result)
-                by_item[id(item)] = result
-        return by_item
 
     def _tenant(self, session: Session, name: str) -> Tenant:
         tenant = self.store.tenant(session, name)

@@ -105,9 +105,7 @@ class _Checker:
             position = index + 2
             loop = self.place(segment, position)
             self.result.loops.append(loop)
-            if loop:
-                self.check_elements(segment, position, loop)
-                self.track_claim(segment, position, loop)
+            self._check_placed(segment, position, loop)
             index += 1
             if segment.id == "HL" and loop and _fresh(self.stack[-1]):
                 index = self._block(index)
@@ -142,14 +140,8 @@ class _Checker:
             block_loops, frames = known
             stack[base:] = [_copy(frame) for frame in frames]
             loops.extend(block_loops)
-            check_elements, track_claim = self.check_elements, self.track_claim
             for index in range(start, end):
-                loop = block_loops[index - start]
-                if loop:
-                    segment = segments[index]
-                    check_elements(segment, index + 2, loop)
-                    if segment.id in _TRACKED:
-                        track_claim(segment, index + 2, loop)
+                self._check_placed(segments[index], index + 2, block_loops[index - start])
             return end
         base_frame, errors, clean = stack[base], self.result.errors, True
         for index in range(start, end):
@@ -158,15 +150,21 @@ class _Checker:
             loop = self.place(segment, position)
             clean = clean and len(errors) == before and len(stack) > base and stack[base] is base_frame
             loops.append(loop)
-            if loop:
-                self.check_elements(segment, position, loop)
-                self.track_claim(segment, position, loop)
+            self._check_placed(segment, position, loop)
         if clean:
             if len(_BLOCKS) >= _BLOCKS_LIMIT:
                 _BLOCKS.clear()
             _BLOCKS[key] = (tuple(loops[len(loops) - (end - start):]),
                             tuple(_copy(frame) for frame in stack[base:]))
         return end
+
+    def _check_placed(self, segment: Segment, position: int, loop: str) -> None:
+        """What a segment gets once its loop is known, walked or replayed: its elements checked
+        and, for the segments that start or add to a claim, the claim's tracking."""
+        if loop:
+            self.check_elements(segment, position, loop)
+            if segment.id in _TRACKED:
+                self.track_claim(segment, position, loop)
 
     def place(self, segment: Segment, position: int) -> str:
         """Find the loop the segment belongs to, updating the stack; '' when it fits nowhere."""
