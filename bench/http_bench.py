@@ -142,10 +142,12 @@ def stop(process: subprocess.Popen) -> None:
             stream.close()
 
 
-def _postgres_database(url: str) -> tuple[str, callable]:
+def scratch_database(url: str, prefix: str = "scrubber_bench") -> tuple[str, callable]:
+    """A new database on the PostgreSQL server `url` names: its URL, and a function dropping it
+    (the benchmarks' and the test suite's)."""
     from sqlalchemy import create_engine, text
 
-    name = f"scrubber_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -185,7 +187,7 @@ def main() -> None:
         print(row("bare Flask (floor), peak", floor))
         targets = [("SQLite", {"SCRUBBER_INSTANCE_PATH": str(Path(folder) / "instance")}, None)]
         if args.postgres:
-            url, drop = _postgres_database(args.postgres)
+            url, drop = scratch_database(args.postgres)
             targets.append(("PostgreSQL", {"SCRUBBER_DATABASE_URL": url}, drop))
         for name, extra, cleanup in targets:
             env = {k: v for k, v in os.environ.items() if k != "SCRUBBER_DATABASE_URL"} | extra

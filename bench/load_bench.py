@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.clearinghouse import Clearinghouse  # noqa: E402
 from bench.figures import percentiles_ms  # noqa: E402
-from bench.http_bench import DEFAULT_POSTGRES, _postgres_database, start_service, stop  # noqa: E402
+from bench.http_bench import DEFAULT_POSTGRES, scratch_database, start_service, stop  # noqa: E402
 
 CODES = ("99454", "99457", "99458")  # a lone 99458 is blocked and held
 
@@ -212,7 +212,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; {args.clients} client processes, "
           f"{args.gateways} gateway processes, {args.forwarders} forwarding workers, PostgreSQL, "
           f"{args.seconds:g} s")
-    url, drop = _postgres_database(args.postgres)
+    url, drop = scratch_database(args.postgres)
     try:
         report(run(url, args.seconds, args.clients, args.gateways, args.forwarders))
     finally:

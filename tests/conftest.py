@@ -1,11 +1,11 @@
 """Databases for the store and workflow tests: a real SQLite file, and a real PostgreSQL database
 created for the run on the server SCRUBBER_TEST_POSTGRES_URL names (dropped afterwards)."""
 import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from bench.http_bench import scratch_database
 from scrubber.store import Store, upgrade
 
 POSTGRES = os.environ.get("SCRUBBER_TEST_POSTGRES_URL")
@@ -23,15 +23,9 @@ def postgres_url():
     """A fresh database on the test server for this run."""
     if not POSTGRES:
         pytest.skip(NO_POSTGRES)
-    name = f"scrubber_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    url, drop = scratch_database(POSTGRES, "scrubber_test")
     yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop()
 
 
 def _empty_postgres(url: str) -> Store:
