@@ -32,6 +32,7 @@ from sqlalchemy import (
     event,
     false,
     func,
+    insert,
     or_,
     select,
     text,
@@ -368,6 +369,13 @@ class Store:
         self.engine.dispose()
 
     # -- tenants and patients ---------------------------------------------------------------
+    def tenant_ref(self, session: Session, name: str) -> TenantRef | None:
+        """The tenant's id, name and mode, read without loading the mapped row."""
+        table = Tenant.__table__
+        found = session.execute(select(table.c.id, table.c.name, table.c.mode)
+                                .where(table.c.name == name)).first()
+        return TenantRef(*found) if found is not None else None
+
     def tenant(self, session: Session, name: str, create: bool = False) -> Tenant | None:
         found = session.scalar(select(Tenant).where(Tenant.name == name))
         if found is None and create:
@@ -535,8 +543,8 @@ class Store:
 
     def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str, subject: str,
               **detail) -> None:
-        session.add(AuditEntry(tenant_id=tenant.id, actor=actor, action=action, subject=subject,
-                               detail=detail))
+        session.execute(insert(AuditEntry.__table__), {"tenant_id": tenant.id, "actor": actor,
+                        "action": action, "subject": subject, "detail": detail})
 
     def outbox_counts(self, session: Session) -> dict[str, int]:
         """Outbox rows by state (held, pending, delivered, dead), the states that have any."""
@@ -596,21 +604,61 @@ class Store:
 
     # -- claims -----------------------------------------------------------------------------
     def recorded(self, session: Session, tenant: Tenant | TenantRef, billing_provider: str, claim_id: str,
-                 digest: str) -> ClaimRow | None:
-        return session.scalar(select(ClaimRow).where(
-            ClaimRow.tenant_id == tenant.id, ClaimRow.billing_provider == billing_provider,
-            ClaimRow.claim_id == claim_id, ClaimRow.content_hash == digest))
+                 digest: str):
+        """The decision recorded for this very claim (id, verdict, status, findings), or None."""
+        claims = ClaimRow.__table__
+        return session.execute(select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings)
+                               .where(claims.c.tenant_id == tenant.id,
+                                      claims.c.billing_provider == billing_provider,
+                                      claims.c.claim_id == claim_id, claims.c.content_hash == digest)).first()
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
-                billing_provider: str) -> list[ClaimRow]:
-        """The claims in history that bear on a new claim: those of the patients it may be, and
-        those with its claim id and billing provider (the ones a replacement or void may target),
-        oldest first."""
-        mine = ClaimRow.patient_id.in_([p.id for p in patients])
-        same = (ClaimRow.claim_id == claim_id) & (ClaimRow.billing_provider == billing_provider)
-        return list(session.scalars(select(ClaimRow).where(
-            ClaimRow.tenant_id == tenant.id, ClaimRow.in_history.is_(True), mine | same)
-            .order_by(ClaimRow.id)))
+                billing_provider: str) -> list[dict]:
+        """The bodies of the claims in history that bear on a new claim: those of the patients it
+        may be, and those with its claim id and billing provider (the ones a replacement or void
+        may target), oldest first."""
+        claims = ClaimRow.__table__
+        mine = claims.c.patient_id.in_([p.id for p in patients])
+        same = (claims.c.claim_id == claim_id) & (claims.c.billing_provider == billing_provider)
+        return list(session.scalars(select(claims.c.body).where(
+            claims.c.tenant_id == tenant.id, claims.c.in_history.is_(True), mine | same)
+            .order_by(claims.c.id)))
+
+    # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
+    def add_submission(self, session: Session, tenant: Tenant | TenantRef, kind: str, source: str,
+                       mode: str, raw: bytes) -> int:
+        """Record a message as received; its submission id."""
+        submissions = Submission.__table__
+        return session.execute(insert(submissions).returning(submissions.c.id),
+                               {"tenant_id": tenant.id, "kind": kind, "source": source, "mode": mode,
+                                "raw": raw}).scalar_one()
+
+    def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
+                  payload: str | None = None, due: bool = True) -> int:
+        """Record a claim's decision (`values`: its claims columns but the tenant) and its lines,
+        and queue `payload` for downstream (pending when `due`, else held for a reviewer); the
+        claim's ledger id. The outbox row's idempotency key names the tenant, this id and the
+        claim's content hash."""
+        claims = ClaimRow.__table__
+        claim_pk = session.execute(insert(claims).returning(claims.c.id),
+                                   {**values, "tenant_id": tenant.id}).scalar_one()
+        if lines:
+            session.execute(insert(ClaimLineRow.__table__),
+                            [{**line, "claim_pk": claim_pk} for line in lines])
+        if payload is not None:
+            session.execute(insert(OutboxRow.__table__), {
+                "tenant_id": tenant.id, "claim_pk": claim_pk, "payload": payload,
+                "idempotency_key": f"{tenant.name}/{claim_pk}/{values['content_hash'][:16]}",
+                "state": "pending" if due else "held"})
+        return claim_pk
+
+    def add_acknowledgements(self, session: Session, submission_id: int | None,
+                             texts: list[tuple[str, str]]) -> None:
+        """Record the answers sent for a submission: (kind, text) pairs."""
+        if texts:
+            session.execute(insert(Acknowledgement.__table__),
+                            [{"submission_id": submission_id, "kind": kind, "body": body}
+                             for kind, body in texts])
 
 
 # -- migrations -----------------------------------------------------------------------------

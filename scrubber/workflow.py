@@ -34,12 +34,9 @@ from scrubber.inputs import Input, read_input
 from scrubber.model import Claim, DeviceData, SyntaxIssue, Unreadable
 from scrubber.records import content_hash, dump_claim, load_claim
 from scrubber.store import (
-    Acknowledgement,
-    ClaimLineRow,
     ClaimRow,
     OutboxRow,
     Store,
-    Submission,
     Tenant,
     TenantRef,
     utcnow,
@@ -156,7 +153,7 @@ class Workflow:
         needed = 1 + 4 * len(read.items) + 4 * len(read.batch.interchanges if read.batch else ())
         if dry_run:
             with self.store.sessions() as session:
-                tenant = TenantRef.of(self._tenant(session, tenant_name))
+                tenant = self._tenant(session, tenant_name)
             outcome = SubmissionOutcome(None, read.kind, "enforce")
             by_item = _each_item(read, outcome,
                                  lambda item: self._one(tenant, item, read, None, "enforce", True))
@@ -165,7 +162,7 @@ class Workflow:
         if len(read.items) <= 1:
             return self._submit_at_once(tenant_name, data, source, mode, read, needed)
         with self.store.transaction() as session:
-            tenant = TenantRef.of(self._tenant(session, tenant_name))
+            tenant = self._tenant(session, tenant_name)
             mode = mode or tenant.mode
             first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
             submission_id = self._receive(session, tenant, read, source, mode, data)
@@ -181,7 +178,7 @@ class Workflow:
                         read: Input, needed: int) -> SubmissionOutcome:
         def work() -> SubmissionOutcome:
             with self.store.transaction() as session:
-                tenant = TenantRef.of(self._tenant(session, tenant_name))
+                tenant = self._tenant(session, tenant_name)
                 mode_used = mode or tenant.mode
                 submission_id = self._receive(session, tenant, read, source, mode_used, data)
                 outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
@@ -197,14 +194,13 @@ class Workflow:
     def _receive(self, session: Session, tenant: TenantRef, read: Input, source: str, mode: str,
                  data: bytes) -> int:
         """Record the raw message; its submission id."""
-        row = Submission(tenant_id=tenant.id, kind=read.kind, source=source[:200], mode=mode, raw=data)
-        session.add(row)
-        session.flush()
-        self.store.audit(session, tenant, "gateway", "received", f"submission {row.id}", kind=read.kind)
-        return row.id
+        submission_id = self.store.add_submission(session, tenant, read.kind, source[:200], mode, data)
+        self.store.audit(session, tenant, "gateway", "received", f"submission {submission_id}",
+                         kind=read.kind)
+        return submission_id
 
-    def _tenant(self, session: Session, name: str) -> Tenant:
-        tenant = self.store.tenant(session, name)
+    def _tenant(self, session: Session, name: str) -> TenantRef:
+        tenant = self.store.tenant_ref(session, name)
         if tenant is None:
             raise UnknownTenant(name)
         return tenant
@@ -271,8 +267,8 @@ class Workflow:
                 documentation = documentation.with_record(store.record_of(session, row))
         checker = Checker(self.catalogue, self.profile, documentation,
                           store.attachment_numbers(session, tenant, claim.attachments))
-        for row in store.history(session, tenant, related, claim_id, provider):
-            checker.remember(load_claim(row.body))
+        for body in store.history(session, tenant, related, claim_id, provider):
+            checker.remember(load_claim(body))
         return checker
 
     def rescrub(self, tenant_name: str, claim_pk: int, actor: str) -> ClaimRow:
@@ -312,31 +308,25 @@ class Workflow:
         if claim is not None:
             initials = "".join(part[:1] for part in (claim.patient.first_name, claim.patient.last_name)
                                if part).upper()
-        row = ClaimRow(tenant_id=tenant.id, submission_id=submission_id, patient_initials=initials,
-                       patient_id=patient.id if patient is not None else None, claim_id=claim_id[:80],
-                       billing_provider=provider[:80], content_hash=digest, format=kind,
-                       verdict=result.verdict.value, status=status,
-                       in_history=status == FORWARDED and claim is not None,
-                       rule_set_version=self.catalogue.version,
-                       body=dump_claim(claim) if claim is not None else None,
-                       findings=_findings_json(result.findings))
-        session.add(row)
-        session.flush()
-        for line in claim.lines if claim is not None else ():
-            session.add(ClaimLineRow(claim_pk=row.id, number=line.number,  # cut only when malformed
-                                     code=line.code[:20] if line.code else None, units=line.units,
-                                     date_from=line.date_from, date_to=line.date_to,
-                                     charge=line.charge[:20] if line.charge else None, credit=line.credit))
-        if payload is not None and status in (FORWARDED, HELD):
-            session.add(OutboxRow(tenant_id=tenant.id, claim_pk=row.id,
-                                  idempotency_key=f"{tenant.name}/{row.id}/{digest[:16]}",
-                                  payload=payload, state="pending" if status == FORWARDED else "held",
-                                  next_attempt_at=utcnow()))
-        self.store.audit(session, tenant, "gateway", "scrubbed", f"claim {row.id}",
+        values = dict(submission_id=submission_id, patient_initials=initials,
+                      patient_id=patient.id if patient is not None else None, claim_id=claim_id[:80],
+                      billing_provider=provider[:80], content_hash=digest, format=kind,
+                      verdict=result.verdict.value, status=status,
+                      in_history=status == FORWARDED and claim is not None,
+                      rule_set_version=self.catalogue.version,
+                      body=dump_claim(claim) if claim is not None else None,
+                      findings=_findings_json(result.findings))
+        lines = [dict(number=line.number, code=line.code[:20] if line.code else None,  # cut only when
+                      units=line.units, date_from=line.date_from, date_to=line.date_to,  # malformed
+                      charge=line.charge[:20] if line.charge else None, credit=line.credit)
+                 for line in (claim.lines if claim is not None else ())]
+        queued = payload if status in (FORWARDED, HELD) else None
+        claim_pk = self.store.add_claim(session, tenant, values, lines, queued, due=status == FORWARDED)
+        self.store.audit(session, tenant, "gateway", "scrubbed", f"claim {claim_pk}",
                          verdict=result.verdict.value, status=status,
                          rules=sorted({f.rule for f in result.findings}))
-        log.info("claim %s (%s): %s, %s", row.id, claim_id, result.verdict.value, status)
-        return ClaimOutcome(result, status, row.id)
+        log.info("claim %s (%s): %s, %s", claim_pk, claim_id, result.verdict.value, status)
+        return ClaimOutcome(result, status, claim_pk)
 
     def _payload(self, claim: Claim, read: Input) -> str | None:
         """What goes downstream for this claim: a one-claim 837P (the sender's envelope and
@@ -367,6 +357,5 @@ class Workflow:
         if outcome.x12 is not None:
             texts = [("ta1", outcome.x12.ta1), ("999", outcome.x12.ack999), ("277", outcome.x12.ack277)]
         texts += [("ack", ack) for ack in outcome.acks]
-        for kind, text in texts:
-            if text:
-                session.add(Acknowledgement(submission_id=outcome.submission_id, kind=kind, body=text))
+        self.store.add_acknowledgements(session, outcome.submission_id,
+                                        [(kind, text) for kind, text in texts if text])
