@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     false,
@@ -310,6 +311,45 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class _Statements:
+    """The statements a submission runs, built once with bound parameters: building a statement
+    and its cache key on every call cost more than sending it."""
+
+    def __init__(self) -> None:
+        tenants, claims, counters = Tenant.__table__, ClaimRow.__table__, Counter.__table__
+        self.tenant = select(tenants.c.id, tenants.c.name, tenants.c.mode).where(
+            tenants.c.name == bindparam("name"))
+        self.recorded = select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings).where(
+            claims.c.tenant_id == bindparam("tenant"), claims.c.billing_provider == bindparam("provider"),
+            claims.c.claim_id == bindparam("claim_id"), claims.c.content_hash == bindparam("digest"))
+        self.history = select(claims.c.body).where(
+            claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
+            claims.c.patient_id.in_(bindparam("patients", expanding=True))
+            | ((claims.c.claim_id == bindparam("claim_id"))
+               & (claims.c.billing_provider == bindparam("provider")))).order_by(claims.c.id)
+        # the patients sharing an MRN, a member id, or either; each also FOR UPDATE
+        self.patients = {}
+        for by_mrn, by_member in ((True, False), (False, True), (True, True)):
+            conditions = [condition for wanted, condition in (
+                (by_mrn, Patient.mrn == bindparam("mrn")),
+                (by_member, Patient.member_id == bindparam("member_id"))) if wanted]
+            query = select(Patient).where(Patient.tenant_id == bindparam("tenant"),
+                                          or_(*conditions)).order_by(Patient.id)
+            self.patients[by_mrn, by_member, False] = query
+            self.patients[by_mrn, by_member, True] = query.with_for_update()
+        self.add_submission = insert(Submission.__table__).returning(Submission.__table__.c.id)
+        self.add_claim = insert(claims).returning(claims.c.id)
+        self.add_lines = insert(ClaimLineRow.__table__)
+        self.add_outbox = insert(OutboxRow.__table__)
+        self.add_acknowledgements = insert(Acknowledgement.__table__)
+        self.audit = insert(AuditEntry.__table__)
+        self.bump = update(counters).where(counters.c.name == bindparam("counter")).values(
+            value=counters.c.value + bindparam("count")).returning(counters.c.value)
+
+
+_STATEMENTS = _Statements()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
@@ -355,6 +395,12 @@ class Store:
                 event.listen(engine, "begin", _sqlite_begin)
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # PostgreSQL: counters are bumped on connections of their own (see next_number)
+        self._counters = None
+        if engine.dialect.name == "postgresql":
+            self._counters = create_engine(
+                engine.url, pool_pre_ping=True, hide_parameters=True, isolation_level="AUTOCOMMIT",
+                connect_args={"options": "-c synchronous_commit=off"})
 
     @property
     def is_postgres(self) -> bool:
@@ -367,13 +413,13 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._counters is not None:
+            self._counters.dispose()
 
     # -- tenants and patients ---------------------------------------------------------------
     def tenant_ref(self, session: Session, name: str) -> TenantRef | None:
         """The tenant's id, name and mode, read without loading the mapped row."""
-        table = Tenant.__table__
-        found = session.execute(select(table.c.id, table.c.name, table.c.mode)
-                                .where(table.c.name == name)).first()
+        found = session.execute(_STATEMENTS.tenant, {"name": name}).first()
         return TenantRef(*found) if found is not None else None
 
     def tenant(self, session: Session, name: str, create: bool = False) -> Tenant | None:
@@ -393,14 +439,10 @@ class Store:
         RULES.md section 5: the row with the MRN; else, by member id, a documented patient (the
         claim's MRN matches nothing) or, for a claim without an MRN, any patient. The checker
         decides sameness among the related rows exactly as `check` does."""
-        conditions = [column == value for column, value in ((Patient.mrn, mrn),
-                                                            (Patient.member_id, member_id)) if value]
-        if not conditions:
+        if not mrn and not member_id:
             return None, []
-        query = select(Patient).where(Patient.tenant_id == tenant.id, or_(*conditions)).order_by(Patient.id)
-        if lock and self.is_postgres:
-            query = query.with_for_update()
-        related = list(session.scalars(query))
+        query = _STATEMENTS.patients[bool(mrn), bool(member_id), lock and self.is_postgres]
+        related = list(session.scalars(query, {"tenant": tenant.id, "mrn": mrn, "member_id": member_id}))
         own = next((p for p in related if mrn and p.mrn == mrn), None)
         if own is None and member_id:
             own = next((p for p in related if p.member_id == member_id and (p.documented or not mrn)),
@@ -521,16 +563,23 @@ class Store:
             Attachment.tenant_id == tenant.id, Attachment.control_number.in_(wanted))))
 
     def next_number(self, session: Session, name: str, count: int = 1) -> int:
-        """The first of `count` consecutive numbers from the named counter (starting at 1). The
-        counter row stays locked until the transaction ends."""
-        if self.is_postgres:
+        """The first of `count` consecutive numbers from the named counter (starting at 1).
+
+        SQLite: taken in the caller's transaction, which holds the write lock anyway. PostgreSQL:
+        taken at once in a statement committed on its own, so the counter row is locked for that
+        statement only and concurrent submissions do not queue behind one another's commit. That
+        commit is asynchronous (no wait for the disk); it is still never lost for numbers that
+        were used: the caller's own commit, synchronous and later, writes the log up to and past
+        it, and answers are sent only after that. Numbers of a transaction that rolls back are
+        skipped, never handed out twice."""
+        if self._counters is not None:
             from sqlalchemy.dialects.postgresql import insert
-            bump = (update(Counter).where(Counter.name == name).values(value=Counter.value + count)
-                    .returning(Counter.value).execution_options(synchronize_session=False))
-            last = session.execute(bump).scalar()
-            if last is None:  # a new counter: create it (or find a concurrent creator's) and bump
-                session.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
-                last = session.execute(bump).scalar_one()
+            values = {"counter": name, "count": count}
+            with self._counters.connect() as connection:
+                last = connection.execute(_STATEMENTS.bump, values).scalar()
+                if last is None:  # a new counter: create it (or find a concurrent creator's) and bump
+                    connection.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
+                    last = connection.execute(_STATEMENTS.bump, values).scalar_one()
             return last - count + 1
         row = session.get(Counter, name)  # SQLite: the transaction holds the write lock already
         if row is None:
@@ -543,7 +592,7 @@ class Store:
 
     def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str, subject: str,
               **detail) -> None:
-        session.execute(insert(AuditEntry.__table__), {"tenant_id": tenant.id, "actor": actor,
+        session.execute(_STATEMENTS.audit, {"tenant_id": tenant.id, "actor": actor,
                         "action": action, "subject": subject, "detail": detail})
 
     def outbox_counts(self, session: Session) -> dict[str, int]:
@@ -606,32 +655,24 @@ class Store:
     def recorded(self, session: Session, tenant: Tenant | TenantRef, billing_provider: str, claim_id: str,
                  digest: str):
         """The decision recorded for this very claim (id, verdict, status, findings), or None."""
-        claims = ClaimRow.__table__
-        return session.execute(select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings)
-                               .where(claims.c.tenant_id == tenant.id,
-                                      claims.c.billing_provider == billing_provider,
-                                      claims.c.claim_id == claim_id, claims.c.content_hash == digest)).first()
+        return session.execute(_STATEMENTS.recorded, {"tenant": tenant.id, "provider": billing_provider,
+                                                      "claim_id": claim_id, "digest": digest}).first()
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
                 billing_provider: str) -> list[dict]:
         """The bodies of the claims in history that bear on a new claim: those of the patients it
         may be, and those with its claim id and billing provider (the ones a replacement or void
         may target), oldest first."""
-        claims = ClaimRow.__table__
-        mine = claims.c.patient_id.in_([p.id for p in patients])
-        same = (claims.c.claim_id == claim_id) & (claims.c.billing_provider == billing_provider)
-        return list(session.scalars(select(claims.c.body).where(
-            claims.c.tenant_id == tenant.id, claims.c.in_history.is_(True), mine | same)
-            .order_by(claims.c.id)))
+        return list(session.scalars(_STATEMENTS.history, {
+            "tenant": tenant.id, "patients": [p.id for p in patients], "claim_id": claim_id,
+            "provider": billing_provider}))
 
     # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
     def add_submission(self, session: Session, tenant: Tenant | TenantRef, kind: str, source: str,
                        mode: str, raw: bytes) -> int:
         """Record a message as received; its submission id."""
-        submissions = Submission.__table__
-        return session.execute(insert(submissions).returning(submissions.c.id),
-                               {"tenant_id": tenant.id, "kind": kind, "source": source, "mode": mode,
-                                "raw": raw}).scalar_one()
+        return session.execute(_STATEMENTS.add_submission, {
+            "tenant_id": tenant.id, "kind": kind, "source": source, "mode": mode, "raw": raw}).scalar_one()
 
     def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
                   payload: str | None = None, due: bool = True) -> int:
@@ -639,14 +680,11 @@ class Store:
         and queue `payload` for downstream (pending when `due`, else held for a reviewer); the
         claim's ledger id. The outbox row's idempotency key names the tenant, this id and the
         claim's content hash."""
-        claims = ClaimRow.__table__
-        claim_pk = session.execute(insert(claims).returning(claims.c.id),
-                                   {**values, "tenant_id": tenant.id}).scalar_one()
+        claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
-            session.execute(insert(ClaimLineRow.__table__),
-                            [{**line, "claim_pk": claim_pk} for line in lines])
+            session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])
         if payload is not None:
-            session.execute(insert(OutboxRow.__table__), {
+            session.execute(_STATEMENTS.add_outbox, {
                 "tenant_id": tenant.id, "claim_pk": claim_pk, "payload": payload,
                 "idempotency_key": f"{tenant.name}/{claim_pk}/{values['content_hash'][:16]}",
                 "state": "pending" if due else "held"})
@@ -656,7 +694,7 @@ class Store:
                              texts: list[tuple[str, str]]) -> None:
         """Record the answers sent for a submission: (kind, text) pairs."""
         if texts:
-            session.execute(insert(Acknowledgement.__table__),
+            session.execute(_STATEMENTS.add_acknowledgements,
                             [{"submission_id": submission_id, "kind": kind, "body": body}
                              for kind, body in texts])
 

@@ -184,7 +184,8 @@ class Workflow:
                 outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
                 by_item = _each_item(read, outcome, lambda item: self._in_transaction(
                     session, tenant, item, read, submission_id, mode_used, False))
-                # the counter is locked last, for the few statements before the commit
+                # last: on SQLite the counter is then locked for the fewest statements (on
+                # PostgreSQL it is bumped outside this transaction, see Store.next_number)
                 first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
                 self._build_answers(read, outcome, by_item, first_control)
                 self._record_answers(session, outcome)
