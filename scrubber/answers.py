@@ -39,12 +39,15 @@ def stamps_from(now: datetime, first_control: int) -> Iterator[Stamp]:
 
 
 def answer_x12(batch: Batch, decide: Callable[[Claim], Decision], catalogue: Catalogue,
-               stamps: Iterator[Stamp]) -> X12Answers:
+               stamps: Iterator[Stamp], outbound: bool = True) -> X12Answers:
+    """The TA1s, 999s and 277CAs for a batch and, when `outbound`, the 837P that goes downstream
+    (the service queues each claim's own instead)."""
     acks, ta1s = acknowledge(batch, stamps)
     claim_acks = acknowledge_claims(batch.interchanges, decide, catalogue, stamps)
-    outbound = split_batch(batch, lambda claim: decide(claim).verdict is not Verdict.BLOCK)
+    passing = (split_batch(batch, lambda claim: decide(claim).verdict is not Verdict.BLOCK)
+               if outbound else None)
     return X12Answers("".join(ta1s) or None, "".join(acks) or None, "".join(claim_acks) or None,
-                      outbound)
+                      passing)
 
 
 _ERR_SEVERITY = {Severity.BLOCK: "E", Severity.FLAG: "W", Severity.INFO: "I"}

@@ -349,7 +349,7 @@ class Workflow:
 
         stamps = stamps_from(self.clock(), first_control)
         if read.batch is not None and read.batch.fatal is None:
-            outcome.x12 = answer_x12(read.batch, decide, self.catalogue, stamps)
+            outcome.x12 = answer_x12(read.batch, decide, self.catalogue, stamps, outbound=False)
         elif read.messages is not None:
             outcome.acks = answer_hl7(read.messages, decide, stamps)
 

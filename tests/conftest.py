@@ -36,6 +36,15 @@ def _empty_postgres(url: str) -> Store:
     return store
 
 
+@pytest.fixture
+def postgres_store(postgres_url):
+    """A migrated, empty ledger on PostgreSQL only (for what only PostgreSQL does)."""
+    store = _empty_postgres(postgres_url)
+    upgrade(store)
+    yield store
+    store.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """A migrated, empty ledger on each backend."""

@@ -270,6 +270,28 @@ def test_control_numbers_never_repeat_under_concurrency(store):
     assert sorted(n for first in taken for n in range(first, first + 5)) == list(range(1, 101))
 
 
+def test_postgresql_control_numbers_do_not_wait_for_an_open_transaction(postgres_store):
+    """On PostgreSQL a submission's control numbers are taken outside its transaction (Store.
+    next_number): another submission gets its numbers while the first is still open, instead of
+    queueing behind its commit, and numbers of a transaction that rolls back are not reused.
+    (SQLite takes them in the caller's transaction, which holds the one write lock anyway.)"""
+    store = postgres_store
+    got: list[int] = []
+    with store.transaction() as first:
+        held = store.next_number(first, "control/open", 9)
+        other = threading.Thread(target=lambda: got.append(_numbers_in_own_transaction(store)))
+        other.start()
+        other.join(timeout=30)
+        assert got == [held + 9], "the second transaction waited for the first one's commit"
+        first.rollback()
+    assert _numbers_in_own_transaction(store) == held + 18
+
+
+def _numbers_in_own_transaction(store) -> int:
+    with store.transaction() as session:
+        return store.next_number(session, "control/open", 9)
+
+
 def test_no_names_member_ids_or_birth_dates_in_the_logs(store, caplog):
     flow = workflow(store)
     caplog.set_level("DEBUG")
