@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -365,6 +367,43 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+PING_AFTER_IDLE = 10.0  # seconds a pooled database connection may rest before it is checked
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Check a pooled connection before lending it only when it rested in the pool `seconds` or
+    more, so a server restarted (or a connection a firewall dropped) while the service was quiet
+    is found and replaced before use. pool_pre_ping would check every time, one round trip more
+    per transaction; under load connections never rest that long. A connection lost while in
+    use fails that unit of work (the client gets 503) and SQLAlchemy refreshes the pool."""
+    @event.listens_for(engine, "checkin")
+    def _rested(dbapi_connection, record) -> None:
+        record.info["idle_since"] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _lent(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None or monotonic() - since < seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("a pooled connection was lost while it rested") from error
+
+
+_AUDIT_KEY = "scrubber.audit"
+
+
+def _write_audit(session: Session) -> None:
+    entries = session.info.pop(_AUDIT_KEY, None)
+    if entries:
+        session.execute(_STATEMENTS.audit, entries)
+
+
+def _drop_audit(session: Session) -> None:
+    session.info.pop(_AUDIT_KEY, None)
+
+
 @dataclass(frozen=True)
 class TenantRef:
     """What a unit of work needs of a tenant (its id, name and mode), read once and passed on
@@ -382,25 +421,31 @@ class TenantRef:
 class Store:
     """The ledger. Units of work are `with store.transaction() as session:` blocks."""
 
-    def __init__(self, url: str | None = None, engine: Engine | None = None):
+    def __init__(self, url: str | None = None, engine: Engine | None = None,
+                 ping_after_idle: float = PING_AFTER_IDLE):
         self.url = url or database_url()
         if engine is None:
             if self.url.startswith("sqlite:///"):
                 Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             # hide_parameters: SQL errors (and so logged tracebacks) never carry the values bound
             # to a statement, which may be names, member ids or birth dates
-            engine = create_engine(self.url, pool_pre_ping=True, hide_parameters=True)
+            engine = create_engine(self.url, hide_parameters=True)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", _sqlite_begin)
+            else:
+                _ping_when_idle(engine, ping_after_idle)
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_commit", _write_audit)
+        event.listen(self.sessions, "after_rollback", _drop_audit)
         # PostgreSQL: counters are bumped on connections of their own (see next_number)
         self._counters = None
         if engine.dialect.name == "postgresql":
             self._counters = create_engine(
-                engine.url, pool_pre_ping=True, hide_parameters=True, isolation_level="AUTOCOMMIT",
+                engine.url, hide_parameters=True, isolation_level="AUTOCOMMIT",
                 connect_args={"options": "-c synchronous_commit=off"})
+            _ping_when_idle(self._counters, ping_after_idle)
 
     @property
     def is_postgres(self) -> bool:
@@ -592,8 +637,11 @@ class Store:
 
     def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str, subject: str,
               **detail) -> None:
-        session.execute(_STATEMENTS.audit, {"tenant_id": tenant.id, "actor": actor,
-                        "action": action, "subject": subject, "detail": detail})
+        """Append an entry to the audit log. A unit of work's entries are written together, in
+        the order given, when it commits (one statement; nothing when it rolls back)."""
+        session.info.setdefault(_AUDIT_KEY, []).append({
+            "tenant_id": tenant.id, "at": utcnow(), "actor": actor, "action": action, "subject": subject,
+            "detail": detail})
 
     def outbox_counts(self, session: Session) -> dict[str, int]:
         """Outbox rows by state (held, pending, delivered, dead), the states that have any."""

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from scrubber.answers import Decision, X12Answers, answer_hl7, answer_x12, stamps_from
@@ -102,15 +102,21 @@ def _bounded(claim: Claim) -> Claim:
 
 
 def _retried(work: Callable[[], _T]) -> _T:
-    """Run one transaction's work, again (up to three times in all) when it hits a unique key: an
+    """Run one transaction's work, again (up to three times in all) when it hits a unique key (an
     identical claim or a new patient recorded by a concurrent submission a moment ago, which the
-    next attempt finds."""
+    next attempt finds) or a database connection that turned out dead (the server restarted; the
+    pool is renewed, and should the lost commit have gone through after all, the next attempt
+    finds the claim recorded and answers as for a re-send, queueing nothing twice)."""
     for attempt in range(3):
         try:
             return work()
         except IntegrityError:
             if attempt == 2:
                 raise
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+            log.warning("database connection lost; trying the unit of work again")
     raise AssertionError("unreachable")
 
 
