@@ -7,13 +7,16 @@ by the Alembic migrations in `scrubber/migrations` (`rpm-scrubber db upgrade`).
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from time import monotonic
+from time import monotonic, sleep
 
 from sqlalchemy import (
     JSON,
@@ -352,19 +355,115 @@ class _Statements:
 _STATEMENTS = _Statements()
 
 
+class _WriterQueue:
+    """Where SQLite writers of one database wait their turn: the threads of a process on a lock,
+    processes on an OS file lock beside the database (`<file>-writers`), so that the write lock is
+    free when BEGIN IMMEDIATE asks for it. A writer that found it taken would sleep in SQLite's
+    busy handler, up to 100 ms a try however soon the lock came free, which under load made the
+    latency tail. Waiting is bounded as SQLite's busy timeout bounds it."""
+
+    _by_path: dict[str, _WriterQueue] = {}
+    _made = threading.Lock()
+
+    def __init__(self, path: str):
+        self.path = f"{path}-writers"
+        self.threads = threading.Lock()
+        self.file: tuple[int, object] | None = None  # (pid, open file): one per process
+
+    @classmethod
+    def of(cls, path: str) -> _WriterQueue:
+        with cls._made:
+            if path not in cls._by_path:
+                cls._by_path[path] = cls(path)
+            return cls._by_path[path]
+
+    def acquire(self, timeout: float) -> None:
+        deadline = monotonic() + timeout
+        if not self.threads.acquire(timeout=timeout):
+            raise sqlite3.OperationalError("database is locked (waited for the writers before us)")
+        try:
+            if self.file is None or self.file[0] != os.getpid():  # opened again after a fork
+                self.file = (os.getpid(), open(self.path, "a+b"))  # noqa: SIM115 (kept open)
+            while True:
+                try:
+                    fcntl.flock(self.file[1].fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if monotonic() > deadline:
+                        raise sqlite3.OperationalError(
+                            "database is locked (another process kept the writers' lock)") from None
+                    sleep(0.0005)  # only this process's next writer polls; the others wait above
+        except BaseException:
+            self.threads.release()
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self.file[1].fileno(), fcntl.LOCK_UN)
+        self.threads.release()
+
+
+class _QueuedSQLite(sqlite3.Connection):
+    """A SQLite connection whose transactions take their turn in the database's _WriterQueue: from
+    just before BEGIN IMMEDIATE to just after COMMIT or ROLLBACK (or close)."""
+
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        self.queue = _WriterQueue.of(os.path.abspath(database))
+        self.holding = False
+
+    def begin_immediate(self, timeout: float) -> None:
+        self.queue.acquire(timeout)
+        self.holding = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._let_go()
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._let_go()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._let_go()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.queue.release()
+
+
+SQLITE_BUSY_SECONDS = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
     cursor.close()
 
 
 def _sqlite_begin(connection) -> None:
     # Every transaction takes the write lock up front, so two checks never interleave and a
     # reader never has to upgrade its lock (which SQLite answers with "database is locked").
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    driver = connection.connection.driver_connection
+    if isinstance(driver, _QueuedSQLite):
+        driver.begin_immediate(SQLITE_BUSY_SECONDS)
+    else:  # an engine made elsewhere (Store(engine=...))
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 PING_AFTER_IDLE = 10.0  # seconds a pooled database connection may rest before it is checked
@@ -429,7 +528,8 @@ class Store:
                 Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             # hide_parameters: SQL errors (and so logged tracebacks) never carry the values bound
             # to a statement, which may be names, member ids or birth dates
-            engine = create_engine(self.url, hide_parameters=True)
+            queued = {"factory": _QueuedSQLite} if self.url.startswith("sqlite:///") else {}
+            engine = create_engine(self.url, hide_parameters=True, connect_args=queued)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", _sqlite_begin)

@@ -2,14 +2,17 @@
 before answers, the outbox, re-sends, modes, dry runs, documentation intake, history rebuilt from
 the ledger equal to the in-memory check, and concurrent submissions for one patient-month."""
 import re
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from scrubber.catalogue import catalogue
@@ -19,6 +22,7 @@ from scrubber.store import (
     Acknowledgement,
     Base,
     ClaimRow,
+    Counter,
     OutboxRow,
     Patient,
     ReadingRow,
@@ -325,6 +329,74 @@ def _terminate(url: str, backend: int) -> None:
             assert stopped.scalar()
     finally:
         admin.dispose()
+
+
+def _impatient_sqlite(path) -> Store:
+    """A migrated SQLite ledger whose connections give up on a taken write lock after 1 ms, so a
+    writer that reaches BEGIN IMMEDIATE while another holds the lock fails at once."""
+    store = Store(f"sqlite:///{path}")
+    upgrade(store)
+    event.listen(store.engine, "connect", lambda connection, _: connection.execute("PRAGMA busy_timeout=1"))
+    store.engine.dispose()
+    return store
+
+
+def _add_counter(store, name: str, hold: float = 0.0) -> None:
+    with store.transaction() as session:
+        session.execute(text("INSERT INTO counters (name, value) VALUES (:name, 0)"), {"name": name})
+        time.sleep(hold)
+
+
+def test_sqlite_writers_of_one_process_queue_for_the_write_lock(tmp_path):
+    """8 threads write at once, each holding its transaction 50 ms: they take turns before BEGIN
+    IMMEDIATE instead of meeting a taken write lock (which, with a 1 ms busy timeout, fails)."""
+    store = _impatient_sqlite(tmp_path / "queue.sqlite3")
+    errors: list[Exception] = []
+
+    def write(n: int) -> None:
+        try:
+            _add_counter(store, f"thread/{n}", hold=0.05)
+        except Exception as error:  # collected: a thread's exception would vanish
+            errors.append(error)
+
+    try:
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert count(store, Counter, Counter.name.like("thread/%")) == 8
+    finally:
+        store.dispose()
+
+
+def test_sqlite_writers_of_two_processes_queue_for_the_write_lock(tmp_path):
+    """Another process holds a write transaction for a second: this one's waits its turn (the
+    file lock beside the database) and goes through, where SQLite alone would fail after 1 ms."""
+    path = tmp_path / "queue.sqlite3"
+    store = _impatient_sqlite(path)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from sqlalchemy import text\n"
+        "from scrubber.store import Store\n"
+        f"store = Store('sqlite:///{path}')\n"
+        "with store.transaction() as session:\n"
+        "    session.execute(text(\"INSERT INTO counters (name, value) VALUES ('other', 0)\"))\n"
+        "    print('holding', flush=True)\n"
+        "    time.sleep(1)\n"
+        "store.dispose()\n")], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        _add_counter(store, "this")
+        assert holder.wait(timeout=60) == 0
+        assert count(store, Counter, Counter.name.in_(["other", "this"])) == 2
+    finally:
+        holder.stdout.close()
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        store.dispose()
 
 
 def test_no_names_member_ids_or_birth_dates_in_the_logs(store, caplog):
