@@ -76,5 +76,10 @@ def load_claim(data: dict) -> Claim:
 
 
 def content_hash(claim: Claim) -> str:
-    """What makes a re-send identical (Claim.content), as a stable digest."""
-    return hashlib.sha256(repr(claim.content()).encode()).hexdigest()
+    """What makes a re-send identical, as a stable digest: Claim.content, and for a replacement
+    or void its frequency too (a void carries its original's lines but is no re-send of it). An
+    original's digest is that of its content alone, as the ledger has always recorded it."""
+    content = claim.content()
+    if claim.frequency is not Frequency.ORIGINAL:
+        content = (content, claim.frequency.value)
+    return hashlib.sha256(repr(content).encode()).hexdigest()

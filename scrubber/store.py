@@ -35,12 +35,14 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    exists,
     false,
     func,
     insert,
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -327,9 +329,20 @@ class _Statements:
         self.recorded = select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.billing_provider == bindparam("provider"),
             claims.c.claim_id == bindparam("claim_id"), claims.c.content_hash == bindparam("digest"))
+        # history: the patients' claims with a line dated within reach (or of a code whose period
+        # is unbounded), every claim sharing a claim id and billing provider with one of those
+        # (replacements and voids, whatever their dates), and those with the new claim's own
+        lines = ClaimLineRow.__table__
+        line_in_reach = exists().where(lines.c.claim_pk == claims.c.id, or_(
+            (func.coalesce(lines.c.date_to, lines.c.date_from) >= bindparam("reach_from"))
+            & (func.coalesce(lines.c.date_from, lines.c.date_to) <= bindparam("reach_to")),
+            lines.c.code.in_(bindparam("unbounded", expanding=True))))
+        in_reach = select(claims.c.claim_id, claims.c.billing_provider).where(
+            claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
+            claims.c.patient_id.in_(bindparam("patients", expanding=True)), line_in_reach)
         self.history = select(claims.c.body).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
-            claims.c.patient_id.in_(bindparam("patients", expanding=True))
+            tuple_(claims.c.claim_id, claims.c.billing_provider).in_(in_reach)
             | ((claims.c.claim_id == bindparam("claim_id"))
                & (claims.c.billing_provider == bindparam("provider")))).order_by(claims.c.id)
         # the patients sharing an MRN, a member id, or either; each also FOR UPDATE
@@ -807,13 +820,18 @@ class Store:
                                                       "claim_id": claim_id, "digest": digest}).first()
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
-                billing_provider: str) -> list[dict]:
-        """The bodies of the claims in history that bear on a new claim: those of the patients it
-        may be, and those with its claim id and billing provider (the ones a replacement or void
-        may target), oldest first."""
+                billing_provider: str, reach: tuple[date, date] = (date.min, date.max),
+                unbounded: Iterable[str] = ()) -> list[dict]:
+        """The bodies of the claims in history that bear on a new claim, oldest first: those of
+        the patients it may be with a line dated within `reach` (from, to) or billing one of the
+        `unbounded` codes (whose period has no end, 99453's episode), every claim sharing a claim
+        id and billing provider with one of those (a replacement or void of it, whatever its
+        dates), and those with the new claim's own claim id and billing provider (the ones it may
+        replace or void). The default reach is the patients' whole history."""
         return list(session.scalars(_STATEMENTS.history, {
             "tenant": tenant.id, "patients": [p.id for p in patients], "claim_id": claim_id,
-            "provider": billing_provider}))
+            "provider": billing_provider, "reach_from": reach[0], "reach_to": reach[1],
+            "unbounded": sorted(unbounded)}))
 
     # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
     def add_submission(self, session: Session, tenant: Tenant | TenantRef, kind: str, source: str,

@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -101,6 +101,24 @@ def _bounded(claim: Claim) -> Claim:
     return replace(claim, issues=claim.issues + issues) if issues else claim
 
 
+# How far from a claim's dates billed history can matter: a line's month, 30-day period or date
+# range lies within 30 days of its own dates (RULES.md section 2), so two lines whose windows
+# overlap are dated within 60 days of each other; two days more for safety. Episodes are unbounded
+# and read whole (Workflow._unbounded).
+REACH = timedelta(days=62)
+
+
+def _reach(claim: Claim) -> tuple[date, date]:
+    """The dates of billed history the rules can compare this claim's lines with; all of them
+    when the claim has no readable date."""
+    days = [day for line in claim.lines for day in (line.date_from, line.date_to) if day is not None]
+    if not days:
+        return date.min, date.max
+    first, last = min(days), max(days)
+    return (first - REACH if first - date.min > REACH else date.min,
+            last + REACH if date.max - last > REACH else date.max)
+
+
 def _retried(work: Callable[[], _T]) -> _T:
     """Run one transaction's work, again (up to three times in all) when it hits a unique key (an
     identical claim or a new patient recorded by a concurrent submission a moment ago, which the
@@ -140,6 +158,8 @@ class Workflow:
         self.catalogue = catalogue
         self.profile = profile
         self.clock = clock
+        # codes whose period has no end date (99453's episode): their history is read whatever its age
+        self._unbounded = tuple(code for code, info in catalogue.codes.items() if info.period == "episode")
 
     def submit(self, tenant_name: str, data: bytes, source: str, mode: str | None = None,
                dry_run: bool = False) -> SubmissionOutcome:
@@ -274,7 +294,8 @@ class Workflow:
                 documentation = documentation.with_record(store.record_of(session, row))
         checker = Checker(self.catalogue, self.profile, documentation,
                           store.attachment_numbers(session, tenant, claim.attachments))
-        for body in store.history(session, tenant, related, claim_id, provider):
+        for body in store.history(session, tenant, related, claim_id, provider, _reach(claim),
+                                  self._unbounded):
             checker.remember(load_claim(body))
         return checker
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -190,6 +190,76 @@ def test_history_rebuilt_from_the_ledger_equals_the_in_memory_check(store):
     assert {v.value for _, v, _ in in_memory} >= {"block", "flag"}
     verdicts = {claim_id: verdict.value for claim_id, verdict, _ in in_memory}
     assert verdicts["M1"] != "block" and verdicts["M2"] != "block" and verdicts["M3"] == "block"
+
+
+def test_a_void_carrying_its_originals_lines_is_recorded_not_answered_as_a_resend(store):
+    """A frequency-8 claim with exactly its original's lines is a void, not a re-send: it is
+    recorded and removes the original, so the device period is free again."""
+    flow = workflow(store)
+    flow.submit("acme", x12_837([ClaimSpec("VO", [Line("99454", "20260505")])]).encode(), "o.837")
+    (void,) = flow.submit("acme", x12_837([ClaimSpec("VO", [Line("99454", "20260505")], frequency="8")])
+                          .encode(), "v.837").claims
+    assert (void.resent, void.result.verdict.value) == (False, "pass")
+    (later,) = flow.submit("acme", x12_837([ClaimSpec("VN", [Line("99454", "20260510")])]).encode(),
+                           "n.837").claims
+    assert "once-per-period" not in {f.rule for f in later.result.findings}
+
+
+def _years_of_history() -> list[str]:
+    """One patient's claims from 2023 on, then the cases where history far from a claim's dates
+    still decides it."""
+    messages = [x12_837([ClaimSpec("S1", [Line("99453", "20230601")])])]  # set-up, no episode known
+    for month in range(30):  # two and a half years of monthly device and management claims
+        day = f"{2023 + (month + 6) // 12}{(month + 6) % 12 + 1:02d}15"
+        messages.append(x12_837([ClaimSpec(f"C{month}", [Line("99454", day), Line("99457", day)])]))
+    return messages + [
+        x12_837([ClaimSpec("S2", [Line("99453", "20260302")])]),  # a second set-up: one episode, blocked
+        x12_837([ClaimSpec("R1", [Line("99457", "20260410")])]),
+        x12_837([ClaimSpec("R1", [Line("99457", "20220410")], frequency="7")]),  # replaced, dated 2022
+        x12_837([ClaimSpec("R2", [Line("99457", "20260420")])]),  # April 2026 is free again
+        x12_837([ClaimSpec("V1", [Line("99454", "20260505")])]),
+        x12_837([ClaimSpec("V1", [Line("99454", "20260505")], frequency="8")]),  # voided
+        x12_837([ClaimSpec("V2", [Line("99454", "20260520")])]),  # the period is free again
+        # a claim corrected to another patient: the first patient's June is free again
+        x12_837([ClaimSpec("P1", [Line("99457", "20260605")])]),
+        x12_837([ClaimSpec("P1", [Line("99457", "20260605")], mrn="MRN-2", member_id="MEMBER-2",
+                           frequency="7")]),
+        x12_837([ClaimSpec("P2", [Line("99457", "20260610")])]),
+    ]
+
+
+def test_a_long_history_read_within_reach_gives_the_in_memory_decisions(store):
+    """A patient with years of claims: the ledger reads only the history within reach of each
+    claim's dates (plus set-ups and every replacement or void of what it reads) and decides as
+    `check` does over all of it, the cases that depend on far-away history included."""
+    messages = _years_of_history()
+    flow = workflow(store)
+    through_ledger = [(c.result.id, c.result.verdict, c.result.findings)
+                      for text in messages for c in flow.submit("acme", text.encode(), "m").claims]
+    checker = Checker(SHIPPED, SHIPPED.profiles["medicare"])
+    in_memory = [(r.id, r.verdict, r.findings) for text in messages
+                 for item in read_input(text.encode(), "m").items
+                 if (r := checker.check(item)) is not None]
+    assert through_ledger == in_memory
+    verdicts = [(claim_id, verdict.value) for claim_id, verdict, _ in in_memory]
+    assert verdicts[-10:] == [("S2", "block"), ("R1", "flag"), ("R1", "flag"), ("R2", "flag"),
+                              ("V1", "flag"), ("V1", "pass"), ("V2", "flag"), ("P1", "flag"),
+                              ("P1", "flag"), ("P2", "flag")]
+    rules = dict((claim_id, {f.rule for f in findings}) for claim_id, _, findings in in_memory)
+    assert "setup-once-per-episode" in rules["S2"]
+    # what a claim of May 2026 reads: the months around it, the set-up of 2023 (S2 was blocked),
+    # R1 with its replacement dated 2022, V1 with its void, P1 with its replacement naming another
+    # patient; not the claims of 2023-2025
+    with store.transaction() as session:
+        patients = session.scalars(select(Patient).where(Patient.mrn == "MRN-1")).all()
+        tenant = store.tenant(session, "acme")
+        read = [body["claim_id"] for body in store.history(
+            session, tenant, patients, "NEW", "1234567893", (date(2026, 3, 10), date(2026, 7, 10)),
+            flow._unbounded)]
+    assert read == ["S1", "R1", "R1", "R2", "V1", "V1", "V2", "P1", "P1", "P2"], read
+    with store.transaction() as session:
+        everything = store.history(session, tenant, patients, "NEW", "1234567893")
+    assert len(everything) > 30
 
 
 def test_a_claim_matches_documentation_by_member_id_when_its_mrn_matches_nothing(store):
