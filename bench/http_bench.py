@@ -70,8 +70,8 @@ def _send(host: str, port: int, path: str, token: str | None, bare: bool, index:
         scheduled = schedule(number)
         if scheduled is None:
             scheduled = time.perf_counter()
-        elif scheduled > time.perf_counter():
-            time.sleep(scheduled - time.perf_counter())
+        else:
+            time.sleep(max(0.0, scheduled - time.perf_counter()))
         for attempt in (1, 2):  # the server may have closed an idle keep-alive connection
             try:
                 connection.request("POST", path, body=body, headers=headers)

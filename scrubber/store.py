@@ -487,7 +487,8 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
     more, so a server restarted (or a connection a firewall dropped) while the service was quiet
     is found and replaced before use. pool_pre_ping would check every time, one round trip more
     per transaction; under load connections never rest that long. A connection lost while in
-    use fails that unit of work (the client gets 503) and SQLAlchemy refreshes the pool."""
+    use fails that unit of work and SQLAlchemy renews the pool; the submission workflow then runs
+    its unit again (Workflow's _retried), other requests get 503 once."""
     @event.listens_for(engine, "checkin")
     def _rested(dbapi_connection, record) -> None:
         record.info["idle_since"] = monotonic()
@@ -524,10 +525,6 @@ class TenantRef:
     id: int
     name: str
     mode: str
-
-    @classmethod
-    def of(cls, tenant: Tenant) -> TenantRef:
-        return cls(tenant.id, tenant.name, tenant.mode)
 
 
 class Store:
