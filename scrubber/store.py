@@ -45,6 +45,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -619,8 +620,7 @@ class Store:
         row this transaction inserted is invisible to others until it commits). The unique keys:
         the MRN, else the member id among rows without an MRN."""
         if self.is_postgres:
-            from sqlalchemy.dialects.postgresql import insert
-            row = insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
+            row = pg_insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
                                          created_at=utcnow())
             if mrn:
                 key = Patient.mrn == mrn
@@ -728,12 +728,11 @@ class Store:
         it, and answers are sent only after that. Numbers of a transaction that rolls back are
         skipped, never handed out twice."""
         if self._counters is not None:
-            from sqlalchemy.dialects.postgresql import insert
             values = {"counter": name, "count": count}
             with self._counters.connect() as connection:
                 last = connection.execute(_STATEMENTS.bump, values).scalar()
                 if last is None:  # a new counter: create it (or find a concurrent creator's) and bump
-                    connection.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
+                    connection.execute(pg_insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
                     last = connection.execute(_STATEMENTS.bump, values).scalar_one()
             return last - count + 1
         row = session.get(Counter, name)  # SQLite: the transaction holds the write lock already

@@ -37,7 +37,6 @@ from scrubber.store import (
     ClaimRow,
     OutboxRow,
     Store,
-    Tenant,
     TenantRef,
     utcnow,
 )
@@ -282,7 +281,7 @@ class Workflow:
         return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
                             claim.format, result, status, claim, payload, dry_run)
 
-    def _checker(self, session: Session, tenant: Tenant | TenantRef, related: list, claim: Claim,
+    def _checker(self, session: Session, tenant: TenantRef, related: list, claim: Claim,
                  claim_id: str, provider: str) -> Checker:
         """A checker holding what the ledger knows about the patient: the documentation of every
         row that may be them, the claims that went downstream before, replayed in order, and which

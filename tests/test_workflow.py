@@ -161,6 +161,19 @@ def test_documentation_and_device_data_arrive_in_messages_and_count_later(store)
     assert "device-days-insufficient" not in rules and "documentation-missing" not in rules
 
 
+def _decided_both_ways(flow: Workflow, messages: list[str]) -> list[tuple]:
+    """(claim id, verdict, findings) per claim, sent one message at a time through the ledger;
+    asserts `check` over the same messages in one run decides the same."""
+    through_ledger = [(c.result.id, c.result.verdict, c.result.findings)
+                      for text in messages for c in flow.submit("acme", text.encode(), "m").claims]
+    checker = Checker(SHIPPED, SHIPPED.profiles["medicare"])
+    in_memory = [(r.id, r.verdict, r.findings) for text in messages
+                 for item in read_input(text.encode(), "m").items
+                 if (r := checker.check(item)) is not None]
+    assert through_ledger == in_memory
+    return in_memory
+
+
 def test_history_rebuilt_from_the_ledger_equals_the_in_memory_check(store):
     """Claims sent one submission at a time through the ledger get the decisions `check` gives
     the same claims in one run (replacements, voids and credits included)."""
@@ -180,13 +193,7 @@ def test_history_rebuilt_from_the_ledger_equals_the_in_memory_check(store):
         x12_837([ClaimSpec("M3", [Line("99457", "20260607")], mrn=None)]),
     ]
     flow = workflow(store)
-    through_ledger = [(c.result.id, c.result.verdict, c.result.findings)
-                      for text in messages for c in flow.submit("acme", text.encode(), "m").claims]
-    checker = Checker(SHIPPED, SHIPPED.profiles["medicare"])
-    in_memory = [(r.id, r.verdict, r.findings) for text in messages
-                 for item in read_input(text.encode(), "m").items
-                 if (r := checker.check(item)) is not None]
-    assert through_ledger == in_memory
+    in_memory = _decided_both_ways(flow, messages)
     assert {v.value for _, v, _ in in_memory} >= {"block", "flag"}
     verdicts = {claim_id: verdict.value for claim_id, verdict, _ in in_memory}
     assert verdicts["M1"] != "block" and verdicts["M2"] != "block" and verdicts["M3"] == "block"
@@ -234,13 +241,7 @@ def test_a_long_history_read_within_reach_gives_the_in_memory_decisions(store):
     `check` does over all of it, the cases that depend on far-away history included."""
     messages = _years_of_history()
     flow = workflow(store)
-    through_ledger = [(c.result.id, c.result.verdict, c.result.findings)
-                      for text in messages for c in flow.submit("acme", text.encode(), "m").claims]
-    checker = Checker(SHIPPED, SHIPPED.profiles["medicare"])
-    in_memory = [(r.id, r.verdict, r.findings) for text in messages
-                 for item in read_input(text.encode(), "m").items
-                 if (r := checker.check(item)) is not None]
-    assert through_ledger == in_memory
+    in_memory = _decided_both_ways(flow, messages)
     verdicts = [(claim_id, verdict.value) for claim_id, verdict, _ in in_memory]
     assert verdicts[-10:] == [("S2", "block"), ("R1", "flag"), ("R1", "flag"), ("R2", "flag"),
                               ("V1", "flag"), ("V1", "pass"), ("V2", "flag"), ("P1", "flag"),
