@@ -3,6 +3,7 @@ each starts from its seed corpus, runs a few hundred coverage-guided inputs and 
 long runs, for a fixed time, are `bench/fuzz_*.py --seconds N` (README, "Reliability and
 security")."""
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,4 +25,9 @@ def test_a_harness_runs_from_its_seeds(harness):
     run = subprocess.run([sys.executable, harness, "--runs", "300", "--seconds", "120"], cwd=BENCH,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "Done 300 runs" in run.stderr and "stat::number_of_executed_units: 300" in run.stderr
+    # libFuzzer stops at the first check after 300 inputs; an input that adds coverage just then
+    # can give a few more (seen: 316, 319), so the count is bounded, not exact.
+    done = re.search(r"^Done (\d+) runs", run.stderr, re.MULTILINE)
+    assert done and 300 <= int(done[1]) < 400, run.stderr[-3000:]
+    assert f"stat::number_of_executed_units: {done[1]}" in run.stderr
+    assert re.search(r"^#\d+\s+INITED ", run.stderr, re.MULTILINE), "the seed corpus was not read"
