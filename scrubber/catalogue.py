@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from types import MappingProxyType
@@ -118,7 +118,7 @@ def _symmetric(codes: dict[str, CodeInfo]) -> dict[str, CodeInfo]:
     result = {}
     for code, info in codes.items():
         partners = {other for other, o in codes.items() if code in o.excludes}
-        result[code] = CodeInfo(**{**info.__dict__, "excludes": info.excludes | partners})
+        result[code] = replace(info, excludes=info.excludes | partners)
     return result
 
 
@@ -137,7 +137,7 @@ _PROFILE_KEYS = {"name", "description", "qualifying_modes", "consent", "addon_un
 
 
 def _severity_table(raw: dict, rules: dict, where: str) -> MappingProxyType:
-    table = {}
+    table: dict[str, Severity | None] = {}
     for rule_id, value in raw.items():
         if rule_id not in rules:
             raise ProfileError(f"{where}: unknown rule id {rule_id!r}")

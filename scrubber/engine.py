@@ -12,6 +12,7 @@ from scrubber.findings import Finding, Hit, Verdict, verdict_of
 from scrubber.model import Claim
 from scrubber.patient_month import PatientMonth
 from scrubber.rules import INPUT_RULES, MALFORMED_RULE, REGISTRY, Rule
+from scrubber.rules._common import applicability
 
 __all__ = ["Scope", "Outcome", "scrub"]
 
@@ -49,7 +50,7 @@ def _can_apply(rule: Rule, present: frozenset[str], documented: bool, catalogued
     """False when the rule's declaration (rules._common.applies_to) says it cannot find anything
     on a claim billing the codes `present` (`catalogued`: one of them is in the catalogue); rules
     without a declaration always run."""
-    applies = getattr(rule, "applies", None)
+    applies = applicability(rule)
     if applies is None:
         return True
     codes, needs_documentation = applies

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from scrubber.catalogue import Catalogue, CodeInfo, Profile
 from scrubber.documentation import PatientRecord, TimeEntry
-from scrubber.model import Claim, ServiceLine, line_problem
+from scrubber.model import Claim, line_problem
 from scrubber.periods import Window, device_window, episode_window, month_window
 
 __all__ = ["BilledLine", "PatientMonth", "full_minutes", "supported_management",
@@ -39,10 +40,11 @@ class BilledLine:
 
 def billed_lines(claim: Claim, current: bool) -> tuple[BilledLine, ...]:
     """The checkable charge lines of a claim."""
+    # line_problem is None vouches for the code, the units and the dates
     return tuple(
-        BilledLine(line.code, line.units, line.first_date, line.service_date,
-                   line.billing_provider or claim.billing_provider, claim.claim_id,
-                   line.number, current)
+        BilledLine(cast(str, line.code), cast(int, line.units), cast(date, line.first_date),
+                   cast(date, line.service_date), line.billing_provider or claim.billing_provider,
+                   claim.claim_id, line.number, current)
         for line in claim.charge_lines if line_problem(line) is None
     )
 
@@ -71,9 +73,16 @@ class PatientMonth:
     def code(self, code: str) -> CodeInfo | None:
         return self.catalogue.code(code)
 
-    def window(self, line: BilledLine | ServiceLine) -> Window:
+    def info(self, code: str) -> CodeInfo:
+        """The catalogue entry of a code the caller knows is catalogued (a line `lines_of` gave)."""
+        info = self.catalogue.code(code)
+        if info is None:
+            raise ValueError(f"{code} is not in the catalogue")
+        return info
+
+    def window(self, line: BilledLine) -> Window:
         info = self.code(line.code)
-        first, last = line.date_from or line.date_to, line.date_to or line.date_from
+        first, last = line.date_from, line.date_to
         if info is None or info.period == "month":
             return month_window(last)
         if info.period == "episode":
@@ -142,7 +151,7 @@ class PatientMonth:
         return known
 
     def _has_documentation_for(self, line: BilledLine) -> bool:
-        info = self.code(line.code)
+        info = self.info(line.code)
         if info.group == "management":
             return bool(self.entries_in(month_window(line.service_date), program=None))
         if info.group in ("device", "setup"):

@@ -229,7 +229,7 @@ def _read_set(tset: TransactionSet, group: Group, delimiters: Delimiters, source
         return result
     for claim, span in zip(claims, spans, strict=True):
         own = [_issue(e) for e in result.errors if e.claim_start == span[0]]
-        issues = tuple(whole_set + own) + claim.issues
-        result.items.append(replace(claim, issues=issues) if issues else claim)
+        claim_issues = tuple(whole_set + own) + claim.issues
+        result.items.append(replace(claim, issues=claim_issues) if claim_issues else claim)
         result.spans.append(span)
     return result

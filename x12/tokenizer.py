@@ -45,7 +45,7 @@ class Segment:
         return (isinstance(other, Segment) and (self.id, self.elements, self.position)
                 == (other.id, other.elements, other.position))
 
-    __hash__ = None  # mutable
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def get(self, index: int) -> str:
         """Element `index` (1-based), or '' when absent."""

@@ -1,14 +1,20 @@
 """Helpers shared by the rule families."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import month_window
 
-__all__ = ["applies_to", "lines_of", "same_month", "same_period", "month_label", "days_label",
+__all__ = ["applies_to", "applicability", "lines_of", "same_month", "same_period", "month_label", "days_label",
            "first_management_lines", "documented", "units_in_month"]
+
+
+# rule function -> (codes or None for any catalogue code, needs documentation); kept beside the
+# functions rather than on them, as compiled functions (README, "Compiled build") take no attributes
+_APPLIES: dict[Callable, tuple[frozenset[str] | None, bool]] = {}
 
 
 def applies_to(*codes: str, documented: bool = False):
@@ -18,9 +24,14 @@ def applies_to(*codes: str, documented: bool = False):
     the 27 calls per claim; the declaration mirrors the rule's own first test (its `lines_of` or
     `documented` call), and tests/test_rule_applicability.py checks each one against the rule."""
     def declare(rule):
-        rule.applies = (frozenset(codes) or None, documented)
+        _APPLIES[rule] = (frozenset(codes) or None, documented)
         return rule
     return declare
+
+
+def applicability(rule: Callable) -> tuple[frozenset[str] | None, bool] | None:
+    """What `applies_to` declared for `rule`, or None when it declared nothing (it always runs)."""
+    return _APPLIES.get(rule)
 
 
 def lines_of(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:

@@ -32,7 +32,7 @@ def addon_without_base(month: PatientMonth, claim: Claim, profile: Profile) -> I
 @applies_to()
 def mutually_exclusive(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
-        excluded = month.code(line.code).excludes
+        excluded = month.info(line.code).excludes
         clashes = [o for o in month.earlier(claim, line)
                    if o.code in excluded and same_period(month, o, line)]
         if clashes:
@@ -45,7 +45,7 @@ def mutually_exclusive(month: PatientMonth, claim: Claim, profile: Profile) -> I
 
 
 def _program_window(month: PatientMonth, line: BilledLine):
-    if month.code(line.code).group == "setup":
+    if month.info(line.code).group == "setup":
         return device_window(line.date_from, line.date_to, month.episodes)
     return month.window(line)
 
@@ -53,10 +53,10 @@ def _program_window(month: PatientMonth, line: BilledLine):
 @applies_to()
 def rpm_with_rtm(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
-        program = month.code(line.code).program
+        program = month.info(line.code).program
         window = _program_window(month, line)
         clashes = [o for o in month.earlier(claim, line)
-                   if month.code(o.code) is not None and month.code(o.code).program != program
+                   if (other := month.code(o.code)) is not None and other.program != program
                    and (same_month(o, line) or _program_window(month, o).overlaps(window))]
         if clashes:
             yield Hit(
@@ -103,14 +103,14 @@ def _addon_totals(month: PatientMonth, claim: Claim) -> Iterator[tuple[BilledLin
 @applies_to()
 def units_exceed_limit(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
-        info = month.code(line.code)
+        info = month.info(line.code)
         limit = profile.unit_limit(info)
         if not info.is_rpm or limit is None or line.code == "99458" or line.units <= limit:
             continue
         yield Hit(f"{line.code} is billed with {line.units} units; the limit is {limit}",
                   f"Bill {line.code} with {limit} unit{'s' if limit > 1 else ''}",
                   line=line.number, code=line.code)
-    limit = profile.unit_limit(month.code("99458"))
+    limit = profile.unit_limit(month.info("99458"))
     for line, total in _addon_totals(month, claim):
         if limit is not None and total > limit:
             yield Hit(f"99458 reaches {total} units in {month_label(line.service_date)}; "
@@ -134,7 +134,7 @@ def addon_units_high(month: PatientMonth, claim: Claim, profile: Profile) -> Ite
 @applies_to()
 def code_not_effective(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     for line in lines_of(month, claim):
-        info = month.code(line.code)
+        info = month.info(line.code)
         if info.code in profile.not_adopted:
             yield Hit(f"{line.code} is not adopted by this payer (profile {profile.name})",
                       _older_code_hint(line.code), line=line.number, code=line.code)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import cast
 
 from scrubber.catalogue import MANAGEMENT_CODES, RPM_CODES, Profile
 from scrubber.findings import Hit, Severity
@@ -118,7 +119,7 @@ def device_days_insufficient(month: PatientMonth, claim: Claim, profile: Profile
     for line in documented(month, claim, "99454", "99445"):
         window = month.window(line)
         days = month.data_days(window)
-        needed = month.code(line.code).min_data_days
+        needed = cast(int, month.info(line.code).min_data_days)  # set for every device code
         if len(days) < needed:
             better = supported_device(len(days), line.service_date, profile, month.catalogue)
             hint = (f"bill {better} instead of {line.code}" if better
@@ -171,7 +172,7 @@ def service_before_threshold_met(month: PatientMonth, claim: Claim,
         needed = _management_needed(month, claim, line)
         yield from _early(line, needed, month.minutes, window, "minutes", month)
     for line in documented(month, claim, "99454", "99445"):
-        needed = month.code(line.code).min_data_days
+        needed = cast(int, month.info(line.code).min_data_days)  # set for every device code
         window = month.window(line)
         yield from _early(line, needed, lambda w, until=None: len(month.data_days(w, until)),
                           window, "data days", month)
@@ -281,7 +282,7 @@ def time_entry_incomplete(month: PatientMonth, claim: Claim, profile: Profile) -
 
 
 def _addon_cap(month: PatientMonth, profile: Profile) -> int:
-    cap = profile.unit_limit(month.code("99458")) or 0
+    cap = profile.unit_limit(month.info("99458")) or 0
     rule = month.catalogue.rules["addon-units-high"]
     if profile.severity(rule) is Severity.BLOCK:
         cap = min(cap, profile.addon_units_high_above)
