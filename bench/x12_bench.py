@@ -3,6 +3,11 @@ split-on-delimiters floor, on the same generated 837P batches, in one run.
 
     .venv/bin/python bench/x12_bench.py                   # 1,000 / 10,000 / 100,000 claims
     .venv/bin/python bench/x12_bench.py --sizes 1000 10000 --pyx12-max 10000
+    .venv/bin/python bench/x12_bench.py --compiled /tmp/compiled/bin/python   # + compiled rows
+
+`--compiled PYTHON` adds `validate` and `check` rows (marked `compiled`) run by an interpreter
+that has the compiled wheel installed (README, "Compiled build"):
+    python3 -m venv /tmp/compiled && SCRUBBER_COMPILE=1 /tmp/compiled/bin/pip install .
 
 Each figure comes from a fresh process (so peak memory is that process's own maximum resident
 size); times exclude interpreter start-up and imports. Rows:
@@ -26,7 +31,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+INSTALLED = os.environ.get("SCRUBBER_BENCH_INSTALLED") == "1"
+if INSTALLED:  # measuring the installed (compiled) package: the checkout only supplies bench/
+    sys.path.append(str(ROOT))
+else:
+    sys.path.insert(0, str(ROOT))
 
 from bench.figures import percentiles_ms  # noqa: E402
 
@@ -53,6 +62,10 @@ def measure(kind: str, path: str) -> dict:
         ok = pyx12.x12n_document.x12n_document(param=pyx12.params.params(), src_file=path,
                                                fd_997=io.StringIO(), fd_html=None)
         return {"seconds": time.perf_counter() - start, "claims": None, "ok": ok, "peak_mb": _peak_mb()}
+    import scrubber.engine
+    if INSTALLED and not scrubber.engine.__file__.endswith(".so"):
+        raise SystemExit(f"--compiled: {sys.executable} has no compiled scrubber "
+                         f"({scrubber.engine.__file__})")
     from scrubber.catalogue import catalogue
     from scrubber.checker import Checker
     from scrubber.cli import tune_gc
@@ -84,9 +97,10 @@ def measure(kind: str, path: str) -> dict:
             "p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
 
 
-def _run(kind: str, path: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--measure", kind, path], capture_output=True,
-                         text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+def _run(kind: str, path: str, python: str | None = None) -> dict:
+    env = {**os.environ, "PYTHONHASHSEED": "0", "SCRUBBER_BENCH_INSTALLED": "1" if python else "0"}
+    out = subprocess.run([python or sys.executable, __file__, "--measure", kind, path],
+                         capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir())
     return json.loads(out.stdout)
 
 
@@ -96,6 +110,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--pyx12-max", type=int, default=100000,
                         help="skip pyx12 above this many claims (it runs at a few hundred claims/s)")
+    parser.add_argument("--compiled", metavar="PYTHON",
+                        help="also measure validate and check with this interpreter's compiled install")
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -113,18 +129,21 @@ def main() -> None:
                 for chunk in generate(size):
                     out.write(chunk)
             rows = {kind: _run(kind, str(path)) for kind in ("naive", "validate", "check")}
+            if args.compiled:
+                for kind in ("validate", "check"):
+                    rows[f"{kind}*"] = _run(kind, str(path), args.compiled)
             if size <= args.pyx12_max:
                 rows["pyx12"] = _run("pyx12", str(path))
             for kind, row in rows.items():
-                notes = ""
-                if kind == "check":
-                    notes = (f"scrub latency p50 {row['p50_ms']:.3f} ms, p95 {row['p95_ms']:.3f} ms, "
+                notes = "compiled; " if kind.endswith("*") else ""
+                if kind.startswith("check"):
+                    notes += (f"scrub latency p50 {row['p50_ms']:.3f} ms, p95 {row['p95_ms']:.3f} ms, "
                              f"p99 {row['p99_ms']:.3f} ms; {row['seconds'] / rows['naive']['seconds']:.0f}x "
                              "the naive floor")
                     if "pyx12" in rows:
                         notes += f"; {rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12"
-                elif kind == "validate" and "pyx12" in rows:
-                    notes = (f"{rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12; "
+                elif kind.startswith("validate") and "pyx12" in rows:
+                    notes += (f"{rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12; "
                              f"{row['seconds'] / rows['naive']['seconds']:.0f}x the naive floor")
                 elif kind == "pyx12":
                     notes = "valid" if row.get("ok") else "pyx12 reported errors"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
@@ -136,7 +137,7 @@ _PROFILE_KEYS = {"name", "description", "qualifying_modes", "consent", "addon_un
                  "unit_limits", "not_adopted", "severities", "minor_severities"}
 
 
-def _severity_table(raw: dict, rules: dict, where: str) -> MappingProxyType:
+def _severity_table(raw: dict, rules: Mapping[str, RuleInfo], where: str) -> MappingProxyType:
     table: dict[str, Severity | None] = {}
     for rule_id, value in raw.items():
         if rule_id not in rules:
@@ -151,7 +152,7 @@ def _severity_table(raw: dict, rules: dict, where: str) -> MappingProxyType:
     return MappingProxyType(table)
 
 
-def parse_profile(text: str, rules: dict, codes: dict) -> Profile:
+def parse_profile(text: str, rules: Mapping[str, RuleInfo], codes: Mapping[str, CodeInfo]) -> Profile:
     """Build a profile from TOML text; unknown keys, rules, codes and severities are errors."""
     try:
         raw = tomllib.loads(text)

@@ -187,10 +187,11 @@ def load_documentation(text: str) -> Documentation:
     """Decode and validate documentation JSON text."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        position = getattr(error, "lineno", None)
-        where = f"line {position} column {error.colno}" if position else "$"
-        raise DocumentationError([(where, f"not valid JSON: {getattr(error, 'msg', error)}")]) from None
+    except json.JSONDecodeError as error:
+        raise DocumentationError([(f"line {error.lineno} column {error.colno}",
+                                   f"not valid JSON: {error.msg}")]) from None
+    except RecursionError as error:
+        raise DocumentationError([("$", f"not valid JSON: {error}")]) from None
     return parse_documentation(data)
 
 

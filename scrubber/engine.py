@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scrubber.catalogue import Catalogue, Profile
@@ -61,7 +62,7 @@ def _can_apply(rule: Rule, present: frozenset[str], documented: bool, catalogued
     return not codes.isdisjoint(present)
 
 
-def _runnable(registry: dict[str, Rule], selected: tuple[str, ...], present: frozenset[str],
+def _runnable(registry: Mapping[str, Rule], selected: tuple[str, ...], present: frozenset[str],
               documented: bool, catalogued: bool) -> tuple[tuple[str, Rule], ...]:
     """The selected rules of `registry` that can find something on the claim, in order."""
     return tuple((rule_id, registry[rule_id]) for rule_id in selected

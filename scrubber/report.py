@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TextIO
 
 from scrubber.catalogue import Catalogue
@@ -11,14 +12,14 @@ from scrubber.findings import Verdict
 __all__ = ["summary", "as_json", "as_text", "rule_table", "Report"]
 
 
-def summary(results: list[ClaimResult]) -> dict[str, int]:
+def summary(results: Sequence[ClaimResult]) -> dict[str, int]:
     counts = {verdict.value: 0 for verdict in (Verdict.PASS, Verdict.FLAG, Verdict.BLOCK)}
     for result in results:
         counts[result.verdict.value] += 1
     return counts
 
 
-def as_json(results: list[ClaimResult]) -> str:
+def as_json(results: Sequence[ClaimResult]) -> str:
     """One JSON object, one claim per line (compact, so the C encoder writes it)."""
     claims = ",\n".join("  " + json.dumps(r.as_json()) for r in results)
     body = f"[\n{claims}\n]" if results else "[]"
@@ -40,7 +41,7 @@ def _claim_block(result: ClaimResult) -> list[str]:
     return lines
 
 
-def as_text(results: list[ClaimResult]) -> str:
+def as_text(results: Sequence[ClaimResult]) -> str:
     out: list[str] = []
     for result in results:
         out.extend(_claim_block(result))

@@ -1,12 +1,38 @@
 """Databases for the store and workflow tests: a real SQLite file, and a real PostgreSQL database
 created for the run on the server SCRUBBER_TEST_POSTGRES_URL names (dropped afterwards)."""
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from bench.http_bench import scratch_database
-from scrubber.store import Store, upgrade
+
+def _import_installed_package() -> None:
+    """SCRUBBER_TEST_INSTALLED=1 (.ci/run's compiled-build step): test the package installed in
+    the interpreter's site-packages (a compiled wheel) instead of the sources beside these tests.
+    Importing the three packages while the checkout is off sys.path pins them; every later import
+    of their modules comes from the same place."""
+    root = Path(__file__).resolve().parents[1]
+    saved = sys.path[:]
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != root]
+    try:
+        import hl7  # noqa: F401
+        import scrubber.engine
+        import x12.reader
+    finally:
+        sys.path[:] = saved
+    for module in (scrubber.engine, x12.reader):
+        if not module.__file__.endswith(".so"):
+            raise RuntimeError(f"SCRUBBER_TEST_INSTALLED=1 but {module.__name__} is not compiled "
+                               f"({module.__file__}); install with SCRUBBER_COMPILE=1 pip install .")
+
+
+if os.environ.get("SCRUBBER_TEST_INSTALLED") == "1":
+    _import_installed_package()
+
+from bench.http_bench import scratch_database  # noqa: E402
+from scrubber.store import Store, upgrade  # noqa: E402
 
 POSTGRES = os.environ.get("SCRUBBER_TEST_POSTGRES_URL")
 NO_POSTGRES = "SCRUBBER_TEST_POSTGRES_URL is not set: the PostgreSQL variant of this test is skipped"

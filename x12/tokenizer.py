@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -219,7 +219,7 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
         state["offset"], state["position"] = offset, position
 
 
-def serialize(segments: list[Segment], delimiters: Delimiters) -> str:
+def serialize(segments: Sequence[Segment], delimiters: Delimiters) -> str:
     """Segments back to text with the interchange's own delimiters."""
     out = []
     for segment in segments:

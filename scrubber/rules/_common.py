@@ -8,8 +8,8 @@ from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import month_window
 
-__all__ = ["applies_to", "applicability", "lines_of", "same_month", "same_period", "month_label", "days_label",
-           "first_management_lines", "documented", "units_in_month"]
+__all__ = ["applies_to", "applicability", "lines_of", "same_month", "same_period", "month_label",
+           "days_label", "first_management_lines", "documented", "units_in_month"]
 
 
 # rule function -> (codes or None for any catalogue code, needs documentation); kept beside the
