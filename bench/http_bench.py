@@ -3,6 +3,10 @@ PostgreSQL, next to a bare Flask endpoint on the same gunicorn (the framework fl
 
     .venv/bin/python bench/http_bench.py                       # SQLite and PostgreSQL, 10 s each
     .venv/bin/python bench/http_bench.py --seconds 20 --clients 4 --postgres URL
+    .venv/bin/python bench/http_bench.py --compiled /tmp/compiled/bin/python
+
+`--compiled PYTHON` runs each service target a second time with that interpreter, one with the
+compiled wheel installed (README, "Compiled build"), in rows marked "compiled".
 
 For each target: a closed loop of N client processes (keep-alive connections) gives the peak
 throughput and its latency percentiles; then an open loop at 80 % of that peak (requests due on a
@@ -137,12 +141,15 @@ def _wait_for(process: subprocess.Popen, pattern: str, stream) -> re.Match:
     raise RuntimeError(f"the server did not start ({pattern!r} never printed)")
 
 
-def start_service(env: dict, workers: int) -> tuple[subprocess.Popen, int, str]:
-    """`serve --demo`; one token sends everything, so its rate limit is lifted for the run."""
+def start_service(env: dict, workers: int, python: str | None = None,
+                  folder: Path | None = None) -> tuple[subprocess.Popen, int, str]:
+    """`serve --demo`; one token sends everything, so its rate limit is lifted for the run. With
+    `python` (an interpreter with the package installed) the service runs from its install, in
+    `folder`: outside the checkout, `-m` does not find the sources."""
     env = {**env, "SCRUBBER_RATE_TOKEN": "1000000/minute"}
-    process = subprocess.Popen([sys.executable, "-m", "scrubber.cli", "serve", "--port", "0", "--workers",
-                                str(workers), "--demo"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen([python or sys.executable, "-m", "scrubber.cli", "serve", "--port", "0",
+                                "--workers", str(workers), "--demo"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, cwd=folder if python else None)
     port = int(_wait_for(process, r"URL: http://[\d.]+:(\d+)", process.stdout).group(1))
     token = _wait_for(process, r"Submitter token: (\S+)", process.stdout).group(1)
     return process, port, token
@@ -197,6 +204,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--compiled", metavar="PYTHON",
+                        help="also run the service with this interpreter (its compiled install)")
     parser.add_argument("--postgres", default=os.environ.get("SCRUBBER_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
                         help="server to create a scratch database on ('' to skip PostgreSQL)")
     args = parser.parse_args()
@@ -212,13 +221,16 @@ def main() -> None:
         finally:
             stop(bare)
         print(row("bare Flask (floor), peak", floor))
-        targets = [("SQLite", {"SCRUBBER_INSTANCE_PATH": str(Path(folder) / "instance")}, None)]
+        pythons = [("", None)] + ([(" compiled", args.compiled)] if args.compiled else [])
+        targets = [(f"SQLite{label}", {"SCRUBBER_INSTANCE_PATH": str(Path(folder) / f"instance{index}")},
+                    None, python) for index, (label, python) in enumerate(pythons)]
         if args.postgres:
-            url, drop = scratch_database(args.postgres)
-            targets.append(("PostgreSQL", {"SCRUBBER_DATABASE_URL": url}, drop))
-        for name, extra, cleanup in targets:
+            for label, python in pythons:
+                url, drop = scratch_database(args.postgres)
+                targets.append((f"PostgreSQL{label}", {"SCRUBBER_DATABASE_URL": url}, drop, python))
+        for name, extra, cleanup, python in targets:
             env = {k: v for k, v in os.environ.items() if k != "SCRUBBER_DATABASE_URL"} | extra
-            service, port, token = start_service(env, args.workers)
+            service, port, token = start_service(env, args.workers, python, Path(folder))
             try:
                 peak = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds)
                 steady = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from itertools import count
+from typing import TYPE_CHECKING
 
 from hl7.ack import REJECT, AckError, AckStamp, build_ack
 from hl7.errors import DATA_TYPE, SEGMENT_SEQUENCE
@@ -24,8 +25,10 @@ from hl7.reader import header_of, read_messages
 from scrubber.answers import Decision, answer_hl7
 from scrubber.checker import Checker
 from scrubber.inputs import InputError
-from scrubber.workflow import Workflow
 from x12.writer import Stamp
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is loaded only by the commands that use it
+    from scrubber.workflow import Workflow
 
 __all__ = ["START", "END", "frame", "Listener", "serve"]
 
