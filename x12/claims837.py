@@ -2,38 +2,65 @@
 2300 CLM/REF*EA/PWK, 2400 SV1/DTP*472)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from datetime import date
 
 from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, whole_units
 from x12.envelope import TransactionSet
-from x12.errors import x12_location
+from x12.errors import x12_location, x12_place
 from x12.guide837 import PRODUCT_QUALIFIERS
 from x12.tokenizer import Delimiters, Segment, ccyymmdd
 
 __all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
 
 SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
-_HANDLED = ("HL", "NM1", "DMG", "CLM", "REF", "PWK", "LX", "SV1", "DTP")
+_HANDLED = frozenset(("HL", "NM1", "DMG", "CLM", "REF", "PWK", "LX", "SV1", "DTP"))
 _FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
-
-def _where(loop: str, segment: Segment, number: int, element: int, component: int = 0) -> str:
-    return x12_location(loop, segment.id, number, element, component)
-
+# where a claim's and a line's fields come from (an x12_location without its position): each is
+# named for every claim, so the text is made once
+_CLM01 = x12_place("2300", "CLM", 1)
+_MRN = x12_place("2300", "REF", 2)
+_LX01 = x12_place("2400", "LX", 1)
+_SV101_2 = x12_place("2400", "SV1", 1, 2)
+_SV104 = x12_place("2400", "SV1", 4)
+_DTP03 = x12_place("2400", "DTP", 3)
+_NO_SV1 = x12_place("2400", "SV1")  # at the line's LX: the line has no SV1
+_NO_DTP = x12_place("2400", "DTP*472")  # at the line's LX: the line has no DTP*472
 
 _date = ccyymmdd
 
 
-@dataclass
 class _Draft:
-    claim_id: str
-    frequency: Frequency
-    start: int
-    end: int = 0
-    mrn: str | None = None
-    attachments: list[str] = field(default_factory=list)
-    lines: list[ServiceLine] = field(default_factory=list)
-    locations: dict[str, str] = field(default_factory=dict)
+    """A claim (2300) while its segments are read."""
+
+    def __init__(self, claim_id: str, frequency: Frequency, start: int):
+        self.claim_id = claim_id
+        self.frequency = frequency
+        self.start = start
+        self.end = 0
+        self.mrn: str | None = None
+        self.attachments: list[str] = []
+        self.lines: list[ServiceLine] = []
+        self.locations: dict[str, str] = {}
+
+
+class _Line:
+    """A service line (2400) while its segments are read: LX, then SV1 and DTP*472."""
+
+    def __init__(self, number: int, at: int):
+        self.number = number
+        self.at = at  # the LX's position
+        self.code: str | None = None
+        self.modifiers: tuple[str, ...] = ()
+        self.units: int | None = None
+        self.units_text: str | None = None
+        self.charge: str | None = None
+        self.pointers: tuple[str, ...] = ()
+        self.sv1_at = 0  # the SV1's position (0: none yet)
+        self.date_from: date | None = None
+        self.date_to: date | None = None
+        self.date_text: str | None = None
+        self.dtp_at = 0  # the DTP*472's position (0: none yet)
 
 
 class _SetReader:
@@ -49,17 +76,35 @@ class _SetReader:
         self.patient: dict | None = None
         self.drafts: list[tuple[_Draft, str | None, str | None, dict, dict | None]] = []
         self.draft: _Draft | None = None
-        self.line: dict | None = None
+        self.line: _Line | None = None
         self.position = 0
 
     def read(self) -> tuple[list[Claim], list[tuple[int, int]]]:
-        handlers = {name: getattr(self, f"_seg_{name.lower()}") for name in _HANDLED}
+        loops = self.loops
         for number, segment in enumerate(self.tset.segments, start=2):
-            handler = handlers.get(segment.id)
-            if handler is not None:
-                self.position = number
-                self.loop = self.loops[number - 2]
-                handler(segment, number)
+            name = segment.id
+            if name not in _HANDLED:
+                continue
+            self.position = number
+            self.loop = loops[number - 2]
+            if name == "SV1":
+                self._seg_sv1(segment, number)
+            elif name == "DTP":
+                self._seg_dtp(segment, number)
+            elif name == "LX":
+                self._seg_lx(segment, number)
+            elif name == "NM1":
+                self._seg_nm1(segment, number)
+            elif name == "HL":
+                self._seg_hl(segment, number)
+            elif name == "REF":
+                self._seg_ref(segment, number)
+            elif name == "CLM":
+                self._seg_clm(segment, number)
+            elif name == "DMG":
+                self._seg_dmg(segment, number)
+            else:
+                self._seg_pwk(segment, number)
         self.position = len(self.tset.segments) + 2
         self._close_claim()
         return ([self._claim(*entry) for entry in self.drafts],
@@ -98,25 +143,24 @@ class _SetReader:
         self._close_claim()
         frequency = segment.component(5, 3, self.d)
         self.draft = _Draft(segment.get(1), _FREQUENCIES.get(frequency, Frequency.ORIGINAL), number)
-        self.draft.locations["CLM01"] = _where("2300", segment, number, 1)
+        self.draft.locations["CLM01"] = _CLM01 + str(number)
 
     def _seg_ref(self, segment: Segment, number: int) -> None:
         if self.loop == "2300" and self.draft and segment.get(1) == "EA":
             self.draft.mrn = segment.get(2) or None
-            self.draft.locations["MRN"] = _where("2300", segment, number, 2)
+            self.draft.locations["MRN"] = _MRN + str(number)
 
     def _seg_pwk(self, segment: Segment, number: int) -> None:
         if self.draft and segment.get(5) == "AC" and segment.get(6):
             self.draft.attachments.append(segment.get(6))
-            self.draft.locations[f"PWK:{segment.get(6)}"] = _where(self.loop or "2300", segment, number, 6)
+            self.draft.locations[f"PWK:{segment.get(6)}"] = x12_location(self.loop or "2300", "PWK",
+                                                                          number, 6)
 
     def _seg_lx(self, segment: Segment, number: int) -> None:
         if self.draft is None or self.loop != "2400":
             return
         self._close_line()
-        # the line's fields, made into a ServiceLine when the line ends
-        self.line = {"number": len(self.draft.lines) + 1, "code": None,
-                     "locations": {"line": _where("2400", segment, number, 1)}}
+        self.line = _Line(len(self.draft.lines) + 1, number)
 
     def _seg_sv1(self, segment: Segment, number: int) -> None:
         line = self.line
@@ -125,14 +169,12 @@ class _SetReader:
         parts = segment.get(1).split(self.d.component)
         known = parts[0] in PRODUCT_QUALIFIERS
         units_text = segment.get(4)
-        line.update(
-            code=parts[1] if known and len(parts) > 1 and parts[1] else None,
-            modifiers=tuple(p for p in parts[2:6] if p),
-            units=whole_units(units_text), units_text=units_text or None,
-            charge=segment.get(2) or None,
-            diagnosis_pointers=tuple(p for p in segment.get(7).split(self.d.component) if p))
-        line["locations"]["code"] = _where("2400", segment, number, 1, 2)
-        line["locations"]["units"] = _where("2400", segment, number, 4)
+        line.code = parts[1] if known and len(parts) > 1 and parts[1] else None
+        line.modifiers = tuple(p for p in parts[2:6] if p)
+        line.units, line.units_text = whole_units(units_text), units_text or None
+        line.charge = segment.get(2) or None
+        line.pointers = tuple(p for p in segment.get(7).split(self.d.component) if p)
+        line.sv1_at = number
 
     def _seg_dtp(self, segment: Segment, number: int) -> None:
         line = self.line
@@ -147,19 +189,25 @@ class _SetReader:
         else:
             start = end = None
         valid = start is not None and end is not None
-        line.update(date_from=start if valid else None, date_to=end if valid else None,
-                    date_text=text or None)
-        line["locations"]["date"] = _where("2400", segment, number, 3)
+        line.date_from, line.date_to = (start, end) if valid else (None, None)
+        line.date_text = text or None
+        line.dtp_at = number
 
     def _close_line(self) -> None:
         line = self.line
         if line is not None and self.draft is not None:
-            locations = line["locations"]
-            if line["code"] is None and "code" not in locations:
-                locations["code"] = locations["line"].replace("LX01", "SV1")
-            if "date" not in locations:
-                locations["date"] = locations["line"].replace("LX01", "DTP*472")
-            self.draft.lines.append(ServiceLine(**line))
+            at = str(line.at)
+            locations = {"line": _LX01 + at}
+            if line.sv1_at:
+                sv1_at = str(line.sv1_at)
+                locations["code"] = _SV101_2 + sv1_at
+                locations["units"] = _SV104 + sv1_at
+            else:
+                locations["code"] = _NO_SV1 + at
+            locations["date"] = _DTP03 + str(line.dtp_at) if line.dtp_at else _NO_DTP + at
+            self.draft.lines.append(ServiceLine(
+                line.number, line.code, line.modifiers, line.units, line.units_text, line.date_from,
+                line.date_to, line.date_text, line.charge, line.pointers, locations=locations))
         self.line = None
 
     def _close_claim(self) -> None:

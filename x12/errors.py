@@ -4,15 +4,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["X12SyntaxError", "Level", "X12Error", "x12_location"]
+__all__ = ["X12SyntaxError", "Level", "X12Error", "x12_location", "x12_place"]
+
+
+def x12_place(loop: str, segment_id: str, element: int = 0, component: int = 0) -> str:
+    """`2400/SV101-2 at segment `: what x12_location says before the position."""
+    prefix = f"{loop}/" if loop else ""
+    element_text = f"{element:02d}" if element else ""
+    component_text = f"-{component}" if component else ""
+    return f"{prefix}{segment_id}{element_text}{component_text} at segment "
 
 
 def x12_location(loop: str, segment_id: str, position: int, element: int = 0, component: int = 0) -> str:
     """`2400/SV101-2 at segment 20`: loop, segment, element and component, position in the set."""
-    prefix = f"{loop}/" if loop else ""
-    element_text = f"{element:02d}" if element else ""
-    component_text = f"-{component}" if component else ""
-    return f"{prefix}{segment_id}{element_text}{component_text} at segment {position}"
+    return x12_place(loop, segment_id, element, component) + str(position)
 
 
 class X12SyntaxError(Exception):
