@@ -26,6 +26,9 @@ def _import_installed_package() -> None:
         if not module.__file__.endswith(".so"):
             raise RuntimeError(f"SCRUBBER_TEST_INSTALLED=1 but {module.__name__} is not compiled "
                                f"({module.__file__}); install with SCRUBBER_COMPILE=1 pip install .")
+    # and the tests' own subprocesses (`python -m scrubber.cli`, `python -c ...`, run from the
+    # checkout) import the install too: Python then puts no working folder on their path
+    os.environ["PYTHONSAFEPATH"] = "1"
 
 
 if os.environ.get("SCRUBBER_TEST_INSTALLED") == "1":
