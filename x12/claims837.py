@@ -13,7 +13,7 @@ from x12.tokenizer import Delimiters, Segment, ccyymmdd
 __all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
 
 SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
-_HANDLED = frozenset(("HL", "NM1", "DMG", "CLM", "REF", "PWK", "LX", "SV1", "DTP"))
+_HANDLED = ("HL", "NM1", "DMG", "CLM", "REF", "PWK", "LX", "SV1", "DTP")
 _FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
 # where a claim's and a line's fields come from (an x12_location without its position): each is
@@ -81,30 +81,13 @@ class _SetReader:
 
     def read(self) -> tuple[list[Claim], list[tuple[int, int]]]:
         loops = self.loops
+        handlers = {name: getattr(self, f"_seg_{name.lower()}") for name in _HANDLED}
         for number, segment in enumerate(self.tset.segments, start=2):
-            name = segment.id
-            if name not in _HANDLED:
-                continue
-            self.position = number
-            self.loop = loops[number - 2]
-            if name == "SV1":
-                self._seg_sv1(segment, number)
-            elif name == "DTP":
-                self._seg_dtp(segment, number)
-            elif name == "LX":
-                self._seg_lx(segment, number)
-            elif name == "NM1":
-                self._seg_nm1(segment, number)
-            elif name == "HL":
-                self._seg_hl(segment, number)
-            elif name == "REF":
-                self._seg_ref(segment, number)
-            elif name == "CLM":
-                self._seg_clm(segment, number)
-            elif name == "DMG":
-                self._seg_dmg(segment, number)
-            else:
-                self._seg_pwk(segment, number)
+            handler = handlers.get(segment.id)
+            if handler is not None:
+                self.position = number
+                self.loop = loops[number - 2]
+                handler(segment, number)
         self.position = len(self.tset.segments) + 2
         self._close_claim()
         return ([self._claim(*entry) for entry in self.drafts],
