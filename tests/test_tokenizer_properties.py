@@ -1,6 +1,7 @@
 """Properties of the X12 tokenizer: serialize(tokenize(x)) == x for any delimiters."""
 import string
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,3 +60,48 @@ def test_any_hl7_text_gives_results_or_our_own_errors(tail):
     for item in read_hl7(text, "fuzz"):
         for issue in getattr(item, "issues", ()):
             assert issue.location and issue.message
+
+
+def _segments(text):
+    from x12.errors import X12SyntaxError
+    from x12.tokenizer import scan
+    try:
+        return [([(s.id, s.elements, s.position) for s in body], interchange.issues)
+                for interchange, body in scan(text)]
+    except X12SyntaxError as error:
+        return str(error)
+
+
+@settings(max_examples=150, deadline=None)
+@given(interchanges(), st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
+    ["\n", "\r\n", " ", "\t", "~", "~~", "ISA*", "IEA*1*1~", ""])), max_size=6),
+    st.sampled_from([1, 2, 7, 64]))
+def test_the_body_is_read_the_same_whatever_the_window(generated, edits, window):
+    """The tokenizer splits the text a window at a time: segments across window edges, white
+    space and empty segments between them, and an unterminated end read as with one window."""
+    segments, delimiters = generated
+    text = serialize(segments, delimiters)
+    for at, insert in edits:
+        at = 106 + at % max(1, len(text) - 105)  # after the ISA, whose width is fixed
+        text = text[:at] + insert + text[at:]
+    whole = _segments(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("x12.tokenizer._WINDOW", window)
+        assert _segments(text) == whole
+
+
+def test_white_space_between_segments_is_skipped_and_an_empty_segment_kept():
+    isa = serialize([Segment("ISA", ["00", " " * 10, "00", " " * 10, "ZZ", "S".ljust(15), "ZZ",
+                                     "R".ljust(15), "260401", "1200", "^", "00501", "000000001",
+                                     "0", "T", ":"], 1)], Delimiters())
+    (tilde,) = _segments(isa + "GS*HC\n~ ~\r\n\tST*837~IEA*1*000000001~\n")
+    assert tilde[0] == [("GS", ["HC\n"], 2), ("", [], 3), ("ST", ["837"], 4), ("IEA", ["1", "000000001"], 5)]
+    newline = isa[:-1] + "\n"  # the ISA with a newline as its segment terminator
+    (lines,) = _segments(newline + "\n\nGS*HC\r\n  \nST*837\nIEA*1*000000001")
+    assert lines[0] == [("GS", ["HC"], 2), ("ST", ["837"], 3), ("IEA", ["1", "000000001"], 4)]
+    assert not lines[1]  # the last segment needs no newline after it
+    tab = isa[:-1] + "\t"  # white space as the terminator: runs of it are one
+    (tabs,) = _segments(tab + "GS*HC\t\t ST*837\tIEA*1*000000001\t")
+    assert tabs[0] == [("GS", ["HC"], 2), ("ST", ["837"], 3), ("IEA", ["1", "000000001"], 4)]
+    (unterminated,) = _segments(isa + "GS*HC~IEA*1*000000001  ")
+    assert [issue.message for issue in unterminated[1]] == ["segment 'IEA' is not terminated by '~'"]

@@ -176,47 +176,54 @@ def _skip_space(text: str, offset: int) -> int:
     return offset
 
 
+# the body is split a window at a time (C-speed splitting, memory bounded by the window)
+_WINDOW = 1 << 16
+
+
 def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict) -> Iterator[Segment]:
     terminator, element = delimiters.segment, delimiters.element
-    strip = terminator in _NEWLINES
+    strip = terminator in _NEWLINES  # a newline terminator: CRs before it are not part of a segment
+    skip_empty = terminator in _SPACE  # white space between segments is skipped, terminators too
     length = len(text)
-    offset, position, previous = state["offset"], state["position"], "ISA"
-    find = text.find
+    offset, position = state["offset"], state["position"]
     try:
         while offset < length:
-            while offset < length and text[offset] in _SPACE:
-                offset += 1
-            if offset >= length:
+            stop = text.rfind(terminator, offset, offset + _WINDOW)
+            if stop < 0:
+                stop = text.find(terminator, offset + _WINDOW)
+            if stop >= 0:
+                pieces, terminated = text[offset:stop].split(terminator), True
+            elif text[offset:].lstrip(_SPACE):
+                pieces, terminated = [text[offset:]], strip
+            else:  # only white space after the last segment
+                offset = length
                 break
-            end = find(terminator, offset)
-            if end < 0:
-                raw, next_offset = text[offset:], length
-            else:
-                raw, next_offset = text[offset:end], end + 1
-            if strip:
-                raw = raw.rstrip(_NEWLINES)
-            if raw[:3] == "ISA":
-                if previous != "IEA" and raw[3:4] == element:
+            for piece in pieces:
+                begin = offset
+                offset += len(piece) + 1
+                raw = piece.lstrip(_SPACE)
+                if strip:
+                    raw = raw.rstrip(_NEWLINES)
+                if skip_empty and not raw:
+                    continue
+                parts = raw.split(element)
+                segment_id = parts[0]
+                if segment_id == "ISA" and len(parts) > 1:
                     issues.append(X12Error("a new ISA starts before the interchange ended with IEA",
                                            Level.INTERCHANGE, "023", "ISA", position + 1))
-                    break
-                if previous == "IEA":
-                    break
-            position += 1
-            parts = raw.split(element)
-            segment_id = parts[0]
-            if end < 0 and not strip:
-                issues.append(X12Error(f"segment {segment_id[:3]!r} is not terminated by {terminator!r}",
-                                       Level.INTERCHANGE, "023", segment_id[:3], position))
-            del parts[0]
-            offset, previous = next_offset, segment_id
-            state["offset"], state["position"] = offset, position
-            yield Segment(segment_id, parts, position)
-            if segment_id == "IEA":
-                offset = _skip_space(text, offset)
-                break
+                    offset = begin
+                    return
+                position += 1
+                if not terminated:
+                    issues.append(X12Error(f"segment {segment_id[:3]!r} is not terminated by {terminator!r}",
+                                           Level.INTERCHANGE, "023", segment_id[:3], position))
+                del parts[0]
+                yield Segment(segment_id, parts, position)
+                if segment_id == "IEA":
+                    offset = _skip_space(text, min(offset, length))
+                    return
     finally:
-        state["offset"], state["position"] = offset, position
+        state["offset"], state["position"] = min(offset, length), position
 
 
 def serialize(segments: Sequence[Segment], delimiters: Delimiters) -> str:
