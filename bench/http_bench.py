@@ -60,8 +60,8 @@ def claim_body(client: int, number: int) -> str:
                               mrn=f"MRN-{patient}", member_id=f"M-{patient}")])
 
 
-def _send(host: str, port: int, path: str, token: str | None, bare: bool, index: int,
-          numbers, schedule) -> list[tuple[float, int]]:
+def _send(host: str, port: int, path: str, token: str | None, body_of, numbers,
+          schedule) -> list[tuple[float, int]]:
     """Send request `number` of `numbers` at `schedule(number)` (now when None) on one keep-alive
     connection; (latency from the scheduled time, status) for each."""
     connection = http.client.HTTPConnection(host, port, timeout=60)
@@ -70,7 +70,7 @@ def _send(host: str, port: int, path: str, token: str | None, bare: bool, index:
         headers["Authorization"] = f"Bearer {token}"
     results = []
     for number in numbers:
-        body = ("x" if bare else claim_body(index, number)).encode()  # made before the clock starts
+        body = body_of(number)  # made before the clock starts
         scheduled = schedule(number)
         if scheduled is None:
             scheduled = time.perf_counter()
@@ -91,26 +91,37 @@ def _send(host: str, port: int, path: str, token: str | None, bare: bool, index:
     return results
 
 
-def _client(args) -> list[tuple[float, int]]:
-    """One client process: (latency seconds, status) per request. Closed loop (no rate): one
+def _client(args) -> tuple[list[tuple[float, int]], float, float]:
+    """One client process: (latency seconds, status) per request, and when its clock started and
+    stopped (bodies are made before it starts). Closed loop (no rate): one
     connection, each request sent when the previous answer is in. Open loop: requests are due on
     a fixed schedule and sent by OPEN_SLOTS threads with a connection each, so a slow answer does
     not hold back the next arrival (the sender's clock, not the server, sets the pace)."""
     host, port, path, token, seconds, rate, index, bare = args
-    start = time.perf_counter()
+
+    def body_of(number: int) -> bytes:
+        return b"x" if bare else claim_body(index, number).encode()
+
+    body_of(0)  # the builders imported before the clock starts, not inside the first request's time
     if not rate:
+        start = time.perf_counter()
+
         def until_done():
             number = 0
             while time.perf_counter() - start < seconds:
                 yield number
                 number += 1
-        return _send(host, port, path, token, bare, index, until_done(), lambda _: None)
+        results = _send(host, port, path, token, body_of, until_done(), lambda _: None)
+        return results, start, time.perf_counter()
     total = int(seconds * rate)
+    bodies = [body_of(number) for number in range(total)]  # all made before the schedule starts
+    start = time.perf_counter()
     with ThreadPoolExecutor(OPEN_SLOTS) as pool:
-        parts = pool.map(lambda slot: _send(host, port, path, token, bare, index,
+        parts = pool.map(lambda slot: _send(host, port, path, token, bodies.__getitem__,
                                             range(slot, total, OPEN_SLOTS), lambda n: start + n / rate),
                          range(OPEN_SLOTS))
-        return [r for part in parts for r in part]
+        results = [r for part in parts for r in part]
+    return results, start, time.perf_counter()
 
 
 def load(host: str, port: int, path: str, token: str | None, clients: int, seconds: float,
@@ -120,8 +131,9 @@ def load(host: str, port: int, path: str, token: str | None, clients: int, secon
         began = time.perf_counter()
         parts = pool.map(_client, [(host, port, path, token, seconds, per_client, i + 1000 * int(began), bare)
                                    for i in range(clients)])
-        elapsed = time.perf_counter() - began
-    results = [r for part in parts for r in part]
+    # the clients' clocks (CLOCK_MONOTONIC, one for the machine) from the first start to the last stop
+    elapsed = max(stop for _, _, stop in parts) - min(start for _, start, _ in parts)
+    results = [r for part, _, _ in parts for r in part]
     errors = sum(1 for _, status in results if status >= 400)
     p50, p95, p99 = percentiles_ms([latency for latency, _ in results])
     return {"requests": len(results), "per_second": len(results) / elapsed, "errors": errors,
