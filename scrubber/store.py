@@ -735,14 +735,12 @@ class Store:
                     connection.execute(pg_insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
                     last = connection.execute(_STATEMENTS.bump, values).scalar_one()
             return last - count + 1
-        row = session.get(Counter, name)  # SQLite: the transaction holds the write lock already
-        if row is None:
-            row = Counter(name=name, value=0)
-            session.add(row)
-        first = row.value + 1
-        row.value += count
-        session.flush()
-        return first
+        # SQLite: the transaction holds the write lock already; one statement where the counter exists
+        last = session.execute(_STATEMENTS.bump, {"counter": name, "count": count}).scalar()
+        if last is None:
+            session.execute(insert(Counter).values(name=name, value=count))
+            last = count
+        return last - count + 1
 
     def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str, subject: str,
               **detail) -> None:
