@@ -276,5 +276,6 @@ def summary(rounds: list[tuple[dict, dict]], floor: dict) -> str:
     return (f"{'':<34} {figure(shares, ' %')} of the bare-Flask floor; p99 at 80 % of peak "
             f"{figure([steady['p99'] for _, steady in rounds], ' ms')}")
 
+
 if __name__ == "__main__":
     main()
