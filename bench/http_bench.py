@@ -240,11 +240,20 @@ def main() -> None:
         pythons = [("", None)] + ([(" compiled", args.compiled)] if args.compiled else [])
         targets = [(f"SQLite{label}", {"SCRUBBER_INSTANCE_PATH": str(Path(folder) / f"instance{index}")},
                     None, python) for index, (label, python) in enumerate(pythons)]
+        warning = None
         if args.postgres:
+            from scrubber.store import Store
+
+            server = Store(args.postgres)
+            warning = server.statistics_warning()
+            server.dispose()
             for label, python in pythons:
                 url, drop = scratch_database(args.postgres)
                 targets.append((f"PostgreSQL{label}", {"SCRUBBER_DATABASE_URL": url}, drop, python))
         for name, extra, cleanup, python in targets:
+            if warning and name.startswith("PostgreSQL"):  # figures for a server unlike production
+                print(f"note: {warning}")
+                warning = None
             env = {k: v for k, v in os.environ.items() if k != "SCRUBBER_DATABASE_URL"} | extra
             service, port, token = start_service(env, args.workers, python, Path(folder))
             rounds = []

@@ -255,11 +255,14 @@ def db_upgrade() -> None:
     try:
         upgrade(store)
         current, _ = migration_status(store)
+        warning = store.statistics_warning()
     except SQLAlchemyError as error:
         raise _UsageFailure(f"{shown}: {type(error).__name__}: {str(error).splitlines()[0]}") from None
     finally:
         store.dispose()
     click.echo(f"{shown}: schema at revision {current}")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()

@@ -137,6 +137,9 @@ def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None
     secret_key(instance_path())  # made once, before the workers start
     store = Store()
     upgrade(store)
+    warning = store.statistics_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     logins = prepare_demo(store) if demo else None
     store.dispose()
 

@@ -35,14 +35,12 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    exists,
     false,
     func,
     insert,
     or_,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -330,22 +328,27 @@ class _Statements:
         self.recorded = select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.billing_provider == bindparam("provider"),
             claims.c.claim_id == bindparam("claim_id"), claims.c.content_hash == bindparam("digest"))
-        # history: the patients' claims with a line dated within reach (or of a code whose period
-        # is unbounded), every claim sharing a claim id and billing provider with one of those
-        # (replacements and voids, whatever their dates), and those with the new claim's own
+        # history, in two steps that each have one index to use whatever the planner knows of
+        # the tables (one statement ORing the two kinds of claim read every claim of the
+        # tenant, and conditions matching several indexes let a planner without statistics pick
+        # the one on the tenant alone): the claim ids and billing providers of the patients'
+        # claims with a line dated within reach (or of a code whose period is unbounded), by
+        # patient id only (the patients are the tenant's); then the tenant's claims with one of
+        # those claim ids or the new claim's own, the pairs matched by the caller (replacements
+        # and voids, whatever their dates)
         lines = ClaimLineRow.__table__
-        line_in_reach = exists().where(lines.c.claim_pk == claims.c.id, or_(
+        # (a scalar subquery with LIMIT, which PostgreSQL does not turn into a join: looked up
+        # per claim through the lines' claim index, never by reading every line)
+        line_in_reach = select(lines.c.id).where(lines.c.claim_pk == claims.c.id, or_(
             (func.coalesce(lines.c.date_to, lines.c.date_from) >= bindparam("reach_from"))
             & (func.coalesce(lines.c.date_from, lines.c.date_to) <= bindparam("reach_to")),
-            lines.c.code.in_(bindparam("unbounded", expanding=True))))
-        in_reach = select(claims.c.claim_id, claims.c.billing_provider).where(
+            lines.c.code.in_(bindparam("unbounded", expanding=True)))).limit(1).scalar_subquery().is_not(None)
+        self.in_reach = select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
+            claims.c.patient_id.in_(bindparam("patients", expanding=True)), claims.c.in_history.is_(True),
+            line_in_reach)
+        self.history = select(claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
-            claims.c.patient_id.in_(bindparam("patients", expanding=True)), line_in_reach)
-        self.history = select(claims.c.body).where(
-            claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
-            tuple_(claims.c.claim_id, claims.c.billing_provider).in_(in_reach)
-            | ((claims.c.claim_id == bindparam("claim_id"))
-               & (claims.c.billing_provider == bindparam("provider")))).order_by(claims.c.id)
+            claims.c.claim_id.in_(bindparam("claim_ids", expanding=True))).order_by(claims.c.id)
         # the patients sharing an MRN, a member id, or either; each also FOR UPDATE
         self.patients = {}
         for by_mrn, by_member in ((True, False), (False, True), (True, True)):
@@ -571,6 +574,18 @@ class Store:
         self.engine.dispose()
         if self._counters is not None:
             self._counters.dispose()
+
+    def statistics_warning(self) -> str | None:
+        """Why the database's planner may stop using the indexes as the tables grow, or None.
+        PostgreSQL with autovacuum off never refreshes its statistics, and a pooled connection
+        keeps the plans it made for its prepared statements while the tables were small."""
+        if not self.is_postgres:
+            return None
+        with self.engine.connect() as connection:
+            if connection.exec_driver_sql("SHOW autovacuum").scalar() == "on":
+                return None
+        return ("autovacuum is off on this PostgreSQL server: table statistics go stale as the ledger "
+                "grows and queries may read whole tables; turn it on, or run ANALYZE regularly")
 
     # -- tenants and patients ---------------------------------------------------------------
     def tenant_ref(self, session: Session, name: str) -> TenantRef | None:
@@ -822,10 +837,15 @@ class Store:
         id and billing provider with one of those (a replacement or void of it, whatever its
         dates), and those with the new claim's own claim id and billing provider (the ones it may
         replace or void). The default reach is the patients' whole history."""
-        return list(session.scalars(_STATEMENTS.history, {
-            "tenant": tenant.id, "patients": [p.id for p in patients], "claim_id": claim_id,
-            "provider": billing_provider, "reach_from": reach[0], "reach_to": reach[1],
-            "unbounded": sorted(unbounded)}))
+        wanted = {(claim_id, billing_provider)}
+        if patients:
+            pairs = session.execute(_STATEMENTS.in_reach, {
+                "patients": [p.id for p in patients], "reach_from": reach[0], "reach_to": reach[1],
+                "unbounded": sorted(unbounded)})
+            wanted.update((claim, provider) for claim, provider in pairs)
+        found = session.execute(_STATEMENTS.history, {
+            "tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})})
+        return [body for claim, provider, body in found if (claim, provider) in wanted]
 
     # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
     def add_submission(self, session: Session, tenant: Tenant | TenantRef, kind: str, source: str,

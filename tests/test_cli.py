@@ -210,6 +210,24 @@ def test_db_upgrade_creates_the_ledger_and_hides_passwords(tmp_path):
     assert failed.returncode == 2 and "s3cret" not in failed.stderr and "***" in failed.stderr
 
 
+def test_db_upgrade_warns_when_postgresql_keeps_no_statistics(tmp_path, postgres_url):
+    """Without autovacuum the planner's statistics go stale as the ledger grows: `db upgrade`
+    says so (this server's setting decides which way the test goes; both are asserted)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(postgres_url)
+    with engine.connect() as connection:
+        autovacuum = connection.exec_driver_sql("SHOW autovacuum").scalar()
+    engine.dispose()
+    env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance"),
+           "SCRUBBER_DATABASE_URL": postgres_url}
+    done = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warned = "warning: autovacuum is off" in done.stderr
+    assert warned == (autovacuum == "off"), (autovacuum, done.stderr)
+
+
 def test_users_create_and_reset_password(tmp_path):
     from sqlalchemy import select
     from werkzeug.security import check_password_hash

@@ -263,6 +263,85 @@ def test_a_long_history_read_within_reach_gives_the_in_memory_decisions(store):
     assert len(everything) > 30
 
 
+def _other_patients_claims(store, start: int, stop: int) -> None:
+    """Claims in history for patients other than MRN-1 (four each, 2024), written directly."""
+    with store.transaction() as session:
+        tenant = store.tenant(session, "acme")
+        submission = store.add_submission(session, tenant, "x12", "filler", "enforce", b"")
+        for number in range(start, stop):
+            patient = store.patient(session, tenant, f"MRN-X{number // 4}", None, create=True)
+            day = date(2024, 1 + number % 4, 15)
+            store.add_claim(session, tenant, {
+                "submission_id": submission, "patient_id": patient.id, "claim_id": f"X{number}",
+                "billing_provider": "1234567893", "content_hash": f"x{number}", "format": "x12",
+                "verdict": "pass", "status": "forwarded", "in_history": True, "rule_set_version": "1",
+                "body": {"claim_id": f"X{number}"}, "findings": []},
+                [{"number": 1, "code": "99454", "units": 1, "date_from": day, "date_to": day,
+                  "charge": "50", "credit": False}])
+
+
+def _history_work(store, flow) -> tuple[list[str], int]:
+    """What `history` reads for a claim of MRN-1 in May 2026, and the work it took: SQLite's
+    virtual-machine instructions, or the rows PostgreSQL read from the claims tables (this
+    transaction's counters). The statement runs ten times first so that PostgreSQL's cached
+    generic plan is the one measured."""
+    with store.transaction() as session:
+        patients = session.scalars(select(Patient).where(Patient.mrn == "MRN-1")).all()
+        tenant = store.tenant(session, "acme")
+
+        def read():
+            return [body["claim_id"] for body in store.history(
+                session, tenant, patients, "NEW", "1234567893", (date(2026, 3, 10), date(2026, 7, 10)),
+                flow._unbounded)]
+        for _ in range(10):
+            read()
+        if store.is_postgres:
+            counters = text("SELECT seq_tup_read, idx_tup_fetch FROM pg_stat_xact_user_tables "
+                            "WHERE relname IN ('claims', 'claim_lines')")
+
+            def rows_read() -> int:
+                return sum(value or 0 for row in session.execute(counters) for value in row)
+            before = rows_read()
+            found = read()
+            return found, rows_read() - before
+        steps = [0]
+
+        def step():
+            steps[0] += 1
+            return 0
+        connection = session.connection().connection.driver_connection
+        connection.set_progress_handler(step, 1)
+        try:
+            found = read()
+        finally:
+            connection.set_progress_handler(None, 1)
+        return found, steps[0]
+
+
+def test_the_history_read_does_not_grow_with_the_tenants_other_claims(store):
+    """The history of a claim is read through indexes: ten times more claims of other patients
+    leave SQLite's work unchanged, and PostgreSQL reads far fewer rows than the 1,000 other
+    claims. PostgreSQL is measured with current statistics (autovacuum keeps them; README,
+    "Deployment on PostgreSQL")."""
+    flow = workflow(store)
+    for message in _years_of_history():
+        flow.submit("acme", message.encode(), "m")
+    work = []
+    for size in (100, 1000):
+        _other_patients_claims(store, len(work) and 100, size)
+        if store.is_postgres:
+            with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("ANALYZE claims, claim_lines"))
+        found, done = _history_work(store, flow)
+        assert found == ["S1", "R1", "R1", "R2", "V1", "V1", "V2", "P1", "P1", "P2"], found
+        work.append(done)
+    print(f"history work at 100 and 1,000 other claims: {work}")
+    if store.is_postgres:  # small tables are read whole (cheaper); large ones through the indexes
+        assert work[1] < 500, work
+    else:
+        assert work[1] < 1.5 * work[0], work
+
+
 def test_a_claim_matches_documentation_by_member_id_when_its_mrn_matches_nothing(store):
     flow = workflow(store)
     documented = dft_p03("D1", [Line("99457", "20260415")], mrn="MRN-DOC", member_id="MEM-7",
