@@ -328,14 +328,13 @@ class _Statements:
         self.recorded = select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.billing_provider == bindparam("provider"),
             claims.c.claim_id == bindparam("claim_id"), claims.c.content_hash == bindparam("digest"))
-        # history, in two steps that each have one index to use whatever the planner knows of
-        # the tables (one statement ORing the two kinds of claim read every claim of the
-        # tenant, and conditions matching several indexes let a planner without statistics pick
-        # the one on the tenant alone): the claim ids and billing providers of the patients'
-        # claims with a line dated within reach (or of a code whose period is unbounded), by
-        # patient id only (the patients are the tenant's); then the tenant's claims with one of
-        # those claim ids or the new claim's own, the pairs matched by the caller (replacements
-        # and voids, whatever their dates)
+        # history, in two steps, each served by one index (one statement ORing the two kinds of
+        # claim read every claim of the tenant, and SQLite, which keeps no statistics, took the
+        # index on the tenant alone when a statement's conditions matched several): the claim
+        # ids and billing providers of the patients' claims with a line dated within reach (or
+        # of a code whose period is unbounded), by patient id only (the patients are the
+        # tenant's); then the tenant's claims with one of those claim ids or the new claim's
+        # own, the pairs matched by the caller (replacements and voids, whatever their dates)
         lines = ClaimLineRow.__table__
         # (a scalar subquery with LIMIT, which PostgreSQL does not turn into a join: looked up
         # per claim through the lines' claim index, never by reading every line)
