@@ -40,7 +40,7 @@ from scrubber.store import (
     TenantRef,
     utcnow,
 )
-from x12.split import split_batch
+from x12.split import one_claim_files
 
 __all__ = ["MODES", "ClaimOutcome", "SubmissionOutcome", "UnknownTenant", "Workflow"]
 
@@ -150,6 +150,25 @@ def _each_item(read: Input, outcome: SubmissionOutcome,
     return by_item
 
 
+
+class _Outbound:
+    """What goes downstream for each claim of one input: a one-claim 837P (the sender's envelope
+    and delimiters, HL renumbered), or the HL7 message it came in. Made for every claim at the
+    first asking, in one walk of each transaction set."""
+
+    def __init__(self, read: Input):
+        self.read = read
+        self._files: dict[int, str] | None = None
+
+    def of(self, claim: Claim) -> str | None:
+        if self._files is None:
+            read = self.read
+            if read.batch is not None:
+                self._files = one_claim_files(read.batch)
+            else:
+                self._files = {id(m.item): m.text for m in read.messages or () if m.item is not None}
+        return self._files.get(id(claim))
+
 class Workflow:
     def __init__(self, store: Store, catalogue: Catalogue, profile: Profile,
                  clock: Callable[[], datetime] = lambda: datetime.now().astimezone()):
@@ -174,6 +193,7 @@ class Workflow:
         if mode is not None and mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         read = read_input(data, source, keep_segments=True)
+        outbound = _Outbound(read)
         # control numbers for every acknowledgement this submission can need
         needed = 1 + 4 * len(read.items) + 4 * len(read.batch.interchanges if read.batch else ())
         if dry_run:
@@ -181,11 +201,11 @@ class Workflow:
                 tenant = self._tenant(session, tenant_name)
             outcome = SubmissionOutcome(None, read.kind, "enforce")
             by_item = _each_item(read, outcome,
-                                 lambda item: self._one(tenant, item, read, None, "enforce", True))
+                                 lambda item: self._one(tenant, item, outbound, None, "enforce", True))
             self._build_answers(read, outcome, by_item, 1)
             return outcome
         if len(read.items) <= 1:
-            return self._submit_at_once(tenant_name, data, source, mode, read, needed)
+            return self._submit_at_once(tenant_name, data, source, mode, outbound, needed)
         with self.store.transaction() as session:
             tenant = self._tenant(session, tenant_name)
             mode = mode or tenant.mode
@@ -193,14 +213,16 @@ class Workflow:
             submission_id = self._receive(session, tenant, read, source, mode, data)
         outcome = SubmissionOutcome(submission_id, read.kind, mode)
         by_item = _each_item(read, outcome,
-                             lambda item: self._one(tenant, item, read, submission_id, mode, False))
+                             lambda item: self._one(tenant, item, outbound, submission_id, mode, False))
         self._build_answers(read, outcome, by_item, first_control)
         with self.store.transaction() as session:
             self._record_answers(session, outcome)
         return outcome
 
     def _submit_at_once(self, tenant_name: str, data: bytes, source: str, mode: str | None,
-                        read: Input, needed: int) -> SubmissionOutcome:
+                        outbound: _Outbound, needed: int) -> SubmissionOutcome:
+        read = outbound.read
+
         def work() -> SubmissionOutcome:
             with self.store.transaction() as session:
                 tenant = self._tenant(session, tenant_name)
@@ -208,7 +230,7 @@ class Workflow:
                 submission_id = self._receive(session, tenant, read, source, mode_used, data)
                 outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
                 by_item = _each_item(read, outcome, lambda item: self._in_transaction(
-                    session, tenant, item, read, submission_id, mode_used, False))
+                    session, tenant, item, outbound, submission_id, mode_used, False))
                 # last: on SQLite the counter is then locked for the fewest statements (on
                 # PostgreSQL it is bumped outside this transaction, see Store.next_number)
                 first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
@@ -232,18 +254,18 @@ class Workflow:
         return tenant
 
     # -- one item, one transaction ----------------------------------------------------------
-    def _one(self, tenant: TenantRef, item, read: Input, submission_id: int | None, mode: str,
+    def _one(self, tenant: TenantRef, item, outbound: _Outbound, submission_id: int | None, mode: str,
              dry_run: bool) -> ClaimOutcome | None:
         def work() -> ClaimOutcome | None:
             with self.store.sessions() as session, session.begin():
-                outcome = self._in_transaction(session, tenant, item, read, submission_id, mode,
+                outcome = self._in_transaction(session, tenant, item, outbound, submission_id, mode,
                                                dry_run)
                 if dry_run:  # nothing of a dry run is kept (documentation it carried included)
                     session.rollback()
             return outcome
         return _retried(work)
 
-    def _in_transaction(self, session: Session, tenant: TenantRef, item, read: Input,
+    def _in_transaction(self, session: Session, tenant: TenantRef, item, outbound: _Outbound,
                         submission_id: int | None, mode: str, dry_run: bool) -> ClaimOutcome | None:
         store = self.store
         if isinstance(item, DeviceData):
@@ -277,7 +299,7 @@ class Workflow:
         else:
             forwarded = mode == "monitor" or result.verdict is not Verdict.BLOCK
             status = FORWARDED if forwarded else HELD
-            payload = self._payload(claim, read)  # a held claim's too: a reviewer may release it
+            payload = outbound.of(claim)  # a held claim's too: a reviewer may release it
         return self._record(session, tenant, submission_id, patient, claim_id, provider, digest,
                             claim.format, result, status, claim, payload, dry_run)
 
@@ -354,15 +376,6 @@ class Workflow:
                          rules=sorted({f.rule for f in result.findings}))
         log.info("claim %s (%s): %s, %s", claim_pk, claim_id, result.verdict.value, status)
         return ClaimOutcome(result, status, claim_pk)
-
-    def _payload(self, claim: Claim, read: Input) -> str | None:
-        """What goes downstream for this claim: a one-claim 837P (the sender's envelope and
-        delimiters, HL renumbered), or the HL7 message it came in."""
-        if read.batch is not None:
-            return split_batch(read.batch, lambda other: other is claim)
-        if read.messages is not None:
-            return next((m.text for m in read.messages if m.item is claim), None)
-        return None
 
     # -- answers ----------------------------------------------------------------------------
     def _build_answers(self, read: Input, outcome: SubmissionOutcome,

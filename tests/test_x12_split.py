@@ -9,7 +9,7 @@ from scrubber.model import Claim
 from tests.builders import ClaimSpec, Line, x12_837
 from tests.x12oracle import pyx12_errors
 from x12.reader import read_batch
-from x12.split import split_batch
+from x12.split import one_claim_files, split_batch
 from x12.tokenizer import Delimiters, Segment, decode, serialize, tokenize
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "x12_837p"
@@ -103,3 +103,39 @@ def test_nothing_left_means_no_outbound_file():
 def test_rejected_sets_never_go_downstream():
     text = x12_837([ClaimSpec("A", [Line("99457", "20260331")])]).replace("\nSE*", "\nSE*9", 1)
     assert split_batch(read_batch(text, "in"), lambda claim: True) is None
+
+
+def _one_by_one(batch) -> dict[int, str]:
+    """Each claim's own outbound file, made the slow way: a split keeping that claim alone."""
+    files = {}
+    for claim in batch.items():
+        if isinstance(claim, Claim):
+            text = split_batch(batch, lambda other, claim=claim: other is claim)
+            if text is not None:
+                files[id(claim)] = text
+    return files
+
+
+def test_one_claim_files_equal_a_split_per_claim_on_every_sample():
+    """The service queues each claim as a file of its own; made in one walk of each set, they
+    are the files a split keeping that claim alone gives, on every sample (rejected sets,
+    several interchanges, groups and sets, patient loops, claims before any HL included)."""
+    compared = 0
+    for path in sorted(SAMPLES.iterdir()):
+        if path.suffix == ".md":
+            continue
+        batch = read_batch(decode(path.read_bytes()), path.name)
+        expected = _one_by_one(batch)
+        assert one_claim_files(batch) == expected, path.name
+        compared += len(expected)
+    assert compared >= 40  # the samples carry 42 claims that go downstream
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches())
+def test_one_claim_files_equal_a_split_per_claim_on_generated_batches(generated):
+    specs, _, delimiters = generated
+    batch = read_batch(redelimit(x12_837(specs), delimiters), "in")
+    files = one_claim_files(batch)
+    assert files == _one_by_one(batch)
+    assert len(files) == len(specs)

@@ -12,12 +12,13 @@ from scrubber.model import Claim
 from x12.reader import Batch, InterchangeResult, SetResult
 from x12.tokenizer import Segment, serialize
 
-__all__ = ["split_batch", "split_interchange"]
+__all__ = ["one_claim_files", "split_batch", "split_interchange"]
 
 
 @dataclass
 class _Node:
     hl: Segment
+    parent: _Node | None = None
     own: list[Segment] = field(default_factory=list)
     claims: list[list[Segment]] = field(default_factory=list)
     children: list[_Node] = field(default_factory=list)
@@ -27,37 +28,67 @@ class _Node:
         return bool(self.claims) or any(child.kept for child in self.children)
 
 
-def _split_set(result: SetResult, keep: Callable[[Claim], bool]) -> list[Segment] | None:
+@dataclass
+class _Tree:
+    """A transaction set's HL hierarchy: the segments before the first HL, the root loops, and
+    each claim with the loop it sits in (None before any HL) and its segments."""
+
+    header: list[Segment]
+    roots: list[_Node]
+    claims: list[tuple[Claim, _Node | None, list[Segment]]]
+
+
+def _tree(result: SetResult) -> _Tree:
     segments = result.tset.segments
-    kept_spans = {span for item, span in zip((i for i in result.items if isinstance(i, Claim)),
-                                             result.spans, strict=True) if keep(item)}
-    if not kept_spans:
-        return None
-    claim_at = {start: end for start, end in result.spans}
-    header: list[Segment] = []
-    roots: list[_Node] = []
+    claim_at = {start: (item, end) for item, (start, end) in zip(
+        (i for i in result.items if isinstance(i, Claim)), result.spans, strict=True)}
+    tree = _Tree([], [], [])
     nodes: dict[str, _Node] = {}
     current: _Node | None = None
     position = 2
     while position < len(segments) + 2:
         segment = segments[position - 2]
         if segment.id == "HL":
-            current = _Node(segment)
             parent = nodes.get(segment.get(2))
-            (parent.children if parent else roots).append(current)
+            current = _Node(segment, parent)
+            (parent.children if parent else tree.roots).append(current)
             nodes[segment.get(1)] = current
         elif position in claim_at:
-            end = claim_at[position]
-            if current is not None and (position, end) in kept_spans:
-                current.claims.append(segments[position - 2:end - 2])
+            item, end = claim_at[position]
+            tree.claims.append((item, current, segments[position - 2:end - 2]))
             position = end
             continue
         elif current is None:
-            header.append(segment)
+            tree.header.append(segment)
         else:
             current.own.append(segment)
         position += 1
-    body = list(header)
+    return tree
+
+
+def _hl(node: _Node, number: int, parent: int | None, children: bool) -> Segment:
+    elements = list(node.hl.elements) + [""] * (4 - len(node.hl.elements))
+    elements[0], elements[1] = str(number), str(parent) if parent else ""
+    elements[3] = "1" if children else "0"
+    return Segment("HL", elements, 0)
+
+
+def _closed(result: SetResult, body: list[Segment]) -> list[Segment]:
+    """ST, the body, and an SE counting them."""
+    se = result.tset.se
+    control = se.get(2) if se else result.tset.control
+    return [result.tset.st, *body, Segment("SE", [str(len(body) + 2), control], 0)]
+
+
+def _split_set(result: SetResult, keep: Callable[[Claim], bool]) -> list[Segment] | None:
+    tree = _tree(result)
+    kept = [(node, claim) for item, node, claim in tree.claims if keep(item)]
+    if not kept:
+        return None
+    for node, claim in kept:  # a claim before any HL loop has nowhere to go and is dropped
+        if node is not None:
+            node.claims.append(claim)
+    body = list(tree.header)
     counter = 0
 
     def emit(node: _Node, parent: int | None) -> None:
@@ -65,22 +96,48 @@ def _split_set(result: SetResult, keep: Callable[[Claim], bool]) -> list[Segment
         counter += 1
         number = counter
         kids = [child for child in node.children if child.kept]
-        elements = list(node.hl.elements) + [""] * (4 - len(node.hl.elements))
-        elements[0], elements[1] = str(number), str(parent) if parent else ""
-        elements[3] = "1" if kids else "0"
-        body.append(Segment("HL", elements, 0))
+        body.append(_hl(node, number, parent, bool(kids)))
         body.extend(node.own)
         for claim in node.claims:
             body.extend(claim)
         for child in kids:
             emit(child, number)
 
-    for root in roots:
+    for root in tree.roots:
         if root.kept:
             emit(root, None)
-    se = result.tset.se
-    control = se.get(2) if se else result.tset.control
-    return [result.tset.st, *body, Segment("SE", [str(len(body) + 2), control], 0)]
+    return _closed(result, body)
+
+
+def one_claim_files(batch: Batch) -> dict[int, str]:
+    """Each claim of the batch's accepted sets as an outbound file of its own, by `id(claim)`:
+    what `split_batch(batch, lambda other: other is claim)` gives, from one walk of each set
+    (split_batch walks every set once per claim, so a set of n claims cost n walks)."""
+    files: dict[int, str] = {}
+    for interchange in batch.interchanges:
+        if not interchange.accepted:
+            continue
+        isa = interchange.envelope.interchange.segments[0]
+        closing = Segment("IEA", ["1", isa.get(13)], 0)
+        for group in interchange.groups:
+            gs = group.group.gs
+            ge = Segment("GE", ["1", gs.get(6)], 0)
+            for result in group.accepted_sets:
+                tree = _tree(result)
+                for item, node, claim in tree.claims:
+                    chain: list[_Node] = []
+                    while node is not None:  # the claim's loop and its ancestors, root first
+                        chain.insert(0, node)
+                        node = node.parent
+                    body = list(tree.header)
+                    for number, loop in enumerate(chain, 1):
+                        body.append(_hl(loop, number, number - 1, number < len(chain)))
+                        body.extend(loop.own)
+                    if chain:
+                        body.extend(claim)
+                    files[id(item)] = serialize([isa, gs, *_closed(result, body), ge, closing],
+                                                interchange.delimiters)
+    return files
 
 
 def split_interchange(interchange: InterchangeResult, keep: Callable[[Claim], bool]) -> str | None:
