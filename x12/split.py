@@ -117,11 +117,7 @@ def one_claim_files(batch: Batch) -> dict[int, str]:
     for interchange in batch.interchanges:
         if not interchange.accepted:
             continue
-        isa = interchange.envelope.interchange.segments[0]
-        closing = Segment("IEA", ["1", isa.get(13)], 0)
         for group in interchange.groups:
-            gs = group.group.gs
-            ge = Segment("GE", ["1", gs.get(6)], 0)
             for result in group.accepted_sets:
                 tree = _tree(result)
                 for item, node, claim in tree.claims:
@@ -135,31 +131,34 @@ def one_claim_files(batch: Batch) -> dict[int, str]:
                         body.extend(loop.own)
                     if chain:
                         body.extend(claim)
-                    files[id(item)] = serialize([isa, gs, *_closed(result, body), ge, closing],
-                                                interchange.delimiters)
+                    files[id(item)] = _enveloped(interchange, [(group.group.gs, [_closed(result, body)])])
     return files
+
+
+def _enveloped(interchange: InterchangeResult, groups: list[tuple[Segment, list[list[Segment]]]]) -> str:
+    """The interchange's ISA, each group's GS with its sets and a GE counting them, and an IEA
+    counting the groups, written with the interchange's delimiters."""
+    isa = interchange.envelope.interchange.segments[0]
+    out = [isa]
+    for gs, sets in groups:
+        out.append(gs)
+        for tset in sets:
+            out.extend(tset)
+        out.append(Segment("GE", [str(len(sets)), gs.get(6)], 0))
+    out.append(Segment("IEA", [str(len(groups)), isa.get(13)], 0))
+    return serialize(out, interchange.delimiters)
 
 
 def split_interchange(interchange: InterchangeResult, keep: Callable[[Claim], bool]) -> str | None:
     """The outbound interchange holding only the kept claims, or None when none is left."""
     if not interchange.accepted:
         return None
-    out: list[Segment] = []
-    groups = 0
+    groups = []
     for group in interchange.groups:
         sets = [s for s in (_split_set(r, keep) for r in group.accepted_sets) if s]
-        if not sets:
-            continue
-        groups += 1
-        out.append(group.group.gs)
-        for tset in sets:
-            out.extend(tset)
-        out.append(Segment("GE", [str(len(sets)), group.group.gs.get(6)], 0))
-    if not groups:
-        return None
-    isa = interchange.envelope.interchange.segments[0]
-    out = [isa, *out, Segment("IEA", [str(groups), isa.get(13)], 0)]
-    return serialize(out, interchange.delimiters)
+        if sets:
+            groups.append((group.group.gs, sets))
+    return _enveloped(interchange, groups) if groups else None
 
 
 def split_batch(batch: Batch, keep: Callable[[Claim], bool]) -> str | None:
