@@ -150,7 +150,6 @@ def _each_item(read: Input, outcome: SubmissionOutcome,
     return by_item
 
 
-
 class _Outbound:
     """What goes downstream for each claim of one input: a one-claim 837P (the sender's envelope
     and delimiters, HL renumbered), or the HL7 message it came in. Made for every claim at the
@@ -168,6 +167,7 @@ class _Outbound:
             else:
                 self._files = {id(m.item): m.text for m in read.messages or () if m.item is not None}
         return self._files.get(id(claim))
+
 
 class Workflow:
     def __init__(self, store: Store, catalogue: Catalogue, profile: Profile,

@@ -321,8 +321,8 @@ def _history_work(store, flow) -> tuple[list[str], int]:
 def test_the_history_read_does_not_grow_with_the_tenants_other_claims(store):
     """The history of a claim is read through indexes: ten times more claims of other patients
     leave SQLite's work unchanged, and PostgreSQL reads far fewer rows than the 1,000 other
-    claims. PostgreSQL is measured with current statistics (autovacuum keeps them; README,
-    "Deployment on PostgreSQL")."""
+    claims. PostgreSQL is measured with current statistics (autovacuum keeps them; README, "The
+    service: HTTP gateway, tokens, forwarding")."""
     flow = workflow(store)
     for message in _years_of_history():
         flow.submit("acme", message.encode(), "m")
