@@ -33,7 +33,9 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     bindparam,
+    case,
     create_engine,
+    delete,
     event,
     false,
     func,
@@ -46,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from scrubber.documentation import (
@@ -59,8 +61,8 @@ from scrubber.documentation import (
     TimeEntry,
 )
 
-__all__ = ["Base", "Store", "TenantRef", "database_url", "instance_path", "utcnow", "upgrade",
-           "migration_status"]
+__all__ = ["Base", "ClaimFinding", "Store", "TenantRef", "database_url", "instance_path", "utcnow",
+           "upgrade", "migration_status"]
 
 
 def utcnow() -> datetime:
@@ -243,6 +245,25 @@ class ClaimRow(Base):
         UniqueConstraint("tenant_id", "billing_provider", "claim_id", "content_hash",
                          name="uq_claims_resend"),
         Index("ix_claims_lookup", "tenant_id", "claim_id", "billing_provider"),
+        Index("ix_claims_tenant", "tenant_id", "id"),  # the listings: a tenant's claims, newest first
+    )
+
+
+class ClaimFinding(Base):
+    """One finding of a claim, kept beside the claim's `findings` (what is shown, in order) so that
+    the listings filter by rule and severity in the database: the claim's ledger id, the finding's
+    position in that list, its rule and severity. Written with the claim, replaced when a
+    reviewer has it checked again (Store.add_claim, Store.replace_findings)."""
+
+    __tablename__ = "claim_findings"
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    rule: Mapped[str] = mapped_column(String(80))
+    severity: Mapped[str] = mapped_column(String(10))  # block | flag | info
+    __table_args__ = (
+        Index("ix_claim_findings_rule", "tenant_id", "rule", "claim_pk"),
+        Index("ix_claim_findings_tenant", "tenant_id", "claim_pk"),
     )
 
 
@@ -345,9 +366,11 @@ class _Statements:
         self.in_reach = select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
             claims.c.patient_id.in_(bindparam("patients", expanding=True)), claims.c.in_history.is_(True),
             line_in_reach)
-        self.history = select(claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
+        # (ordered by the caller: with ORDER BY id, SQLite walked the (tenant, id) index of the
+        # listings to skip a sort, reading every claim of the tenant)
+        self.history = select(claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
-            claims.c.claim_id.in_(bindparam("claim_ids", expanding=True))).order_by(claims.c.id)
+            claims.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
         # the patients sharing an MRN, a member id, or either; each also FOR UPDATE
         self.patients = {}
         for by_mrn, by_member in ((True, False), (False, True), (True, True)):
@@ -361,6 +384,7 @@ class _Statements:
         self.add_submission = insert(Submission.__table__).returning(Submission.__table__.c.id)
         self.add_claim = insert(claims).returning(claims.c.id)
         self.add_lines = insert(ClaimLineRow.__table__)
+        self.add_findings = insert(ClaimFinding.__table__)
         self.add_outbox = insert(OutboxRow.__table__)
         self.add_acknowledgements = insert(Acknowledgement.__table__)
         self.audit = insert(AuditEntry.__table__)
@@ -844,7 +868,132 @@ class Store:
             wanted.update((claim, provider) for claim, provider in pairs)
         found = session.execute(_STATEMENTS.history, {
             "tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})})
-        return [body for claim, provider, body in found if (claim, provider) in wanted]
+        return [body for _, claim, provider, body in sorted(found, key=lambda row: row.id)
+                if (claim, provider) in wanted]
+
+    # -- listings: the API's claims and findings, the review UI's worklist ---------------------
+    # Filters, counts and pages are the database's work: a page reads its own rows, never every
+    # claim of the tenant (the message bodies are left unread: no listing shows them).
+    def claim_conditions(self, tenant_id: int, *, verdict: str | None = None, status: str | None = None,
+                         claim_id: str | None = None, patient: str | None = None, rule: str | None = None,
+                         provider: str | None = None, payer: str | None = None, month: str | None = None,
+                         worklist: bool = False) -> list:
+        """The conditions selecting the tenant's claims that meet every filter given: `patient`
+        an MRN or member id, `rule` a rule id among the claim's findings, `payer` the payer id the
+        claim names, `month` YYYY-MM holding one of its lines' dates (the end date, else the
+        start; a value not of that form matches nothing), `worklist` the claims a reviewer still
+        has to look at (held, or flagged and not dismissed)."""
+        claims = ClaimRow
+        conditions = [claims.tenant_id == tenant_id]
+        conditions += [column == value for column, value in (
+            (claims.verdict, verdict), (claims.status, status), (claims.claim_id, claim_id),
+            (claims.billing_provider, provider)) if value]
+        if patient:
+            conditions.append(claims.patient_id.in_(select(Patient.id).where(
+                Patient.tenant_id == tenant_id, (Patient.mrn == patient) | (Patient.member_id == patient))))
+        if rule:
+            conditions.append(claims.id.in_(select(ClaimFinding.claim_pk).where(
+                ClaimFinding.tenant_id == tenant_id, ClaimFinding.rule == rule)))
+        if payer:
+            conditions.append(claims.body["payer_id"].as_string() == payer)
+        if month:
+            try:
+                first = date.fromisoformat(f"{month}-01") if len(month) == 7 else None
+            except ValueError:
+                first = None
+            if first is None:
+                conditions.append(false())
+            else:
+                after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+                day = func.coalesce(ClaimLineRow.date_to, ClaimLineRow.date_from)
+                conditions.append(select(ClaimLineRow.id).where(
+                    ClaimLineRow.claim_pk == claims.id, day >= first, day < after).exists())
+        if worklist:
+            conditions.append((claims.status == "held") | (
+                (claims.verdict == "flag") & (claims.status == "forwarded") & claims.dismissed_at.is_(None)))
+        return conditions
+
+    def claims_page(self, session: Session, conditions: list, offset: int = 0, limit: int | None = None
+                    ) -> tuple[int, list[tuple[ClaimRow, str | None]]]:
+        """How many claims meet `conditions` (from claim_conditions), and those from `offset` on
+        (`limit` of them, all when None), newest first, each with its patient's MRN (else member
+        id). The rows' message bodies are not loaded."""
+        total = session.scalar(select(func.count()).select_from(ClaimRow).where(*conditions))
+        if offset >= total:  # past the end (a page number of any size: no OFFSET the database refuses)
+            return total, []
+        query = (select(ClaimRow, Patient.mrn, Patient.member_id)
+                 .options(defer(ClaimRow.body, raiseload=True))
+                 .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
+                 .where(*conditions).order_by(ClaimRow.id.desc()).offset(offset).limit(limit))
+        return total, [(row, mrn or member) for row, mrn, member in session.execute(query)]
+
+    def worklist_counts(self, session: Session, tenant_id: int) -> dict[str, int]:
+        """The worklist's size: held claims and open flags."""
+        held = ClaimRow.status == "held"
+        found = dict(session.execute(select(held, func.count()).where(
+            *self.claim_conditions(tenant_id, worklist=True)).group_by(held)).all())
+        return {"held": found.get(True, 0), "flagged": found.get(False, 0)}
+
+    def findings_page(self, session: Session, tenant_id: int, rule: str | None = None,
+                      severity: str | None = None, offset: int = 0, limit: int | None = None
+                      ) -> tuple[int, list[dict]]:
+        """How many findings of the tenant's claims have the rule and severity given, and those
+        from `offset` on (`limit` of them), newest claim first and in the claim's order, each as
+        shown with its claim's ledger id (`claim`) and claim id."""
+        conditions = [ClaimFinding.tenant_id == tenant_id]
+        conditions += [column == value for column, value in ((ClaimFinding.rule, rule),
+                                                            (ClaimFinding.severity, severity)) if value]
+        total = session.scalar(select(func.count()).select_from(ClaimFinding).where(*conditions))
+        if offset >= total:
+            return total, []
+        keys = session.execute(select(ClaimFinding.claim_pk, ClaimFinding.position).where(*conditions)
+                               .order_by(ClaimFinding.claim_pk.desc(), ClaimFinding.position)
+                               .offset(offset).limit(limit)).all()
+        claims = {}
+        wanted = sorted({claim_pk for claim_pk, _ in keys})
+        for start in range(0, len(wanted), 500):
+            claims.update((row.id, row) for row in session.execute(
+                select(ClaimRow.id, ClaimRow.claim_id, ClaimRow.findings)
+                .where(ClaimRow.id.in_(wanted[start:start + 500]))))
+        return total, [{**claims[claim_pk].findings[position], "claim": claim_pk,
+                        "claim_id": claims[claim_pk].claim_id} for claim_pk, position in keys]
+
+    def lines_by_claim(self, session: Session, claim_pks: Iterable[int]) -> dict[int, list[ClaimLineRow]]:
+        """The lines of each of the claims, in line order, read a few hundred claims at a time."""
+        wanted = sorted(set(claim_pks))
+        found: dict[int, list[ClaimLineRow]] = {claim_pk: [] for claim_pk in wanted}
+        for start in range(0, len(wanted), 500):
+            for line in session.scalars(select(ClaimLineRow).where(
+                    ClaimLineRow.claim_pk.in_(wanted[start:start + 500]))
+                    .order_by(ClaimLineRow.claim_pk, ClaimLineRow.number)):
+                found[line.claim_pk].append(line)
+        return found
+
+    def held_units(self, session: Session, tenant_id: int) -> list[tuple[str | None, int, bool]]:
+        """The units billed by the tenant's held claims, by code and credit: (code, units, credit),
+        a line without units (or with none) counting one."""
+        lines = ClaimLineRow
+        units = func.sum(case((func.coalesce(lines.units, 0) == 0, 1), else_=lines.units))
+        return [(code, count, bool(credit)) for code, credit, count in session.execute(
+            select(lines.code, lines.credit, units).join(ClaimRow, ClaimRow.id == lines.claim_pk)
+            .where(ClaimRow.tenant_id == tenant_id, ClaimRow.status == "held")
+            .group_by(lines.code, lines.credit))]
+
+    def rule_counts(self, session: Session, tenant_id: int,
+                    limit: int | None = None) -> list[tuple[str, int]]:
+        """How many findings each rule made among the tenant's claims, most first."""
+        count = func.count().label("n")
+        return [(rule, n) for rule, n in session.execute(
+            select(ClaimFinding.rule, count).where(ClaimFinding.tenant_id == tenant_id)
+            .group_by(ClaimFinding.rule).order_by(count.desc(), ClaimFinding.rule).limit(limit))]
+
+    def findings_with_rules(self, session: Session, tenant_id: int, rules: Iterable[str]) -> list[dict]:
+        """Every finding, as shown, of one of the `rules` among the tenant's claims."""
+        wanted = sorted(set(rules))
+        found = session.scalars(select(ClaimRow.findings).where(ClaimRow.id.in_(
+            select(ClaimFinding.claim_pk).where(ClaimFinding.tenant_id == tenant_id,
+                                                ClaimFinding.rule.in_(wanted)))))
+        return [finding for findings in found for finding in findings if finding["rule"] in wanted]
 
     # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
     def add_submission(self, session: Session, tenant: Tenant | TenantRef, kind: str, source: str,
@@ -862,12 +1011,21 @@ class Store:
         claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
             session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])
+        if values["findings"]:
+            session.execute(_STATEMENTS.add_findings, _finding_rows(tenant.id, claim_pk, values["findings"]))
         if payload is not None:
             session.execute(_STATEMENTS.add_outbox, {
                 "tenant_id": tenant.id, "claim_pk": claim_pk, "payload": payload,
                 "idempotency_key": f"{tenant.name}/{claim_pk}/{values['content_hash'][:16]}",
                 "state": "pending" if due else "held"})
         return claim_pk
+
+    def replace_findings(self, session: Session, row: ClaimRow, findings: list[dict]) -> None:
+        """A claim checked again: its findings (as shown) and the rows the listings filter on."""
+        row.findings = findings
+        session.execute(delete(ClaimFinding).where(ClaimFinding.claim_pk == row.id))
+        if findings:
+            session.execute(_STATEMENTS.add_findings, _finding_rows(row.tenant_id, row.id, findings))
 
     def add_acknowledgements(self, session: Session, submission_id: int | None,
                              texts: list[tuple[str, str]]) -> None:
@@ -876,6 +1034,11 @@ class Store:
             session.execute(_STATEMENTS.add_acknowledgements,
                             [{"submission_id": submission_id, "kind": kind, "body": body}
                              for kind, body in texts])
+
+
+def _finding_rows(tenant_id: int, claim_pk: int, findings: list[dict]) -> list[dict]:
+    return [{"claim_pk": claim_pk, "position": position, "tenant_id": tenant_id, "rule": finding["rule"],
+             "severity": finding["severity"]} for position, finding in enumerate(findings)]
 
 
 # -- migrations -----------------------------------------------------------------------------

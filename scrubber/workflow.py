@@ -337,7 +337,8 @@ class Workflow:
             result = self._checker(session, tenant, related, claim, row.claim_id,
                                    row.billing_provider).check(claim)
             before = row.verdict
-            row.verdict, row.findings = result.verdict.value, _findings_json(result.findings)
+            row.verdict = result.verdict.value
+            self.store.replace_findings(session, row, _findings_json(result.findings))
             row.rule_set_version = self.catalogue.version
             if result.verdict is not Verdict.BLOCK:
                 row.status, row.in_history = FORWARDED, True

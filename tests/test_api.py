@@ -4,7 +4,9 @@ view, and for every endpoint: no token 401, wrong role 403, another tenant's thi
 import json
 
 import pytest
+from sqlalchemy import event, select
 
+from scrubber.store import ClaimRow
 from scrubber.web import create_app
 from tests.builders import ClaimSpec, Line, x12_837
 from tests.test_web import auth, token
@@ -91,6 +93,64 @@ def test_claims_findings_release_and_the_patient_month(client, tokens):
     assert client.get("/v1/patients/MRN-1/months/2026-13", headers=reviewer).status_code == 400
 
 
+CODE_MIXES = [["99457"], ["99458"], ["99458", "99470"], ["99454", "99445"], ["99453", "99454"],
+              ["99091", "99457"], ["99470"], ["99213"]]
+
+
+def _pages(client, path: str, headers: dict, size: int) -> tuple[list[dict], int]:
+    """Every item of a listing read page by page, and the total it announced."""
+    found, page = [], 1
+    while True:
+        joint = "&" if "?" in path else "?"
+        answer = client.get(f"{path}{joint}page={page}&page_size={size}", headers=headers)
+        total = json.loads(answer.headers["X-Pagination"])["total"]
+        found += answer.get_json()
+        if page * size >= total:
+            return found, total
+        page += 1
+
+
+def test_listings_filter_count_and_page_in_the_database_as_over_every_claim(client, tokens, store):
+    """The claims and findings listings (filtered, counted and paged by the database through the
+    claim_findings rows) give exactly what filtering every claim's findings would, in the same
+    order; and a page of claims loads that page's rows only, without the message bodies."""
+    submitter, reviewer = auth(tokens["submitter"]), auth(tokens["reviewer"])
+    claims = [ClaimSpec(f"L{n:02d}", [Line(code, f"202603{1 + n % 28:02d}") for code in CODE_MIXES[n % 8]],
+                        mrn=f"MRN-L{n % 5}", member_id=f"MEMBER-L{n % 5}") for n in range(24)]
+    assert client.post("/v1/x12/837", data=x12_837(claims), headers=submitter).status_code == 200
+    with store.sessions() as session:
+        rows = session.execute(select(ClaimRow.id, ClaimRow.claim_id, ClaimRow.findings)
+                               .order_by(ClaimRow.id.desc())).all()
+    every = [{**f, "claim": pk, "claim_id": claim_id} for pk, claim_id, findings in rows for f in findings]
+    rules = sorted({f["rule"] for f in every})
+    assert len(rules) >= 3 and {f["severity"] for f in every} >= {"block", "flag"}
+    for query, wanted in [("", every)] + [
+            (f"?severity={severity}", [f for f in every if f["severity"] == severity])
+            for severity in ("block", "flag", "info")] + [
+            (f"?rule={rule}", [f for f in every if f["rule"] == rule]) for rule in rules] + [
+            (f"?rule={rules[0]}&severity=block",
+             [f for f in every if f["rule"] == rules[0] and f["severity"] == "block"])]:
+        assert _pages(client, f"/v1/findings{query}", reviewer, 7) == (wanted, len(wanted)), query
+    for rule in rules + ["no-such-rule"]:
+        wanted = [claim_id for pk, claim_id, findings in rows if any(f["rule"] == rule for f in findings)]
+        listed, total = _pages(client, f"/v1/claims?rule={rule}", reviewer, 5)
+        assert ([c["claim_id"] for c in listed], total) == (wanted, len(wanted)), rule
+
+    loaded = []
+    listen = lambda row, context: loaded.append("body" in row.__dict__)  # noqa: E731
+    event.listen(ClaimRow, "load", listen)
+    try:
+        page = client.get("/v1/claims?page=2&page_size=5", headers=reviewer).get_json()
+    finally:
+        event.remove(ClaimRow, "load", listen)
+    assert [c["claim_id"] for c in page] == [claim_id for _, claim_id, _ in rows[5:10]]
+    assert loaded == [False] * 5
+    for listing in ("claims", "findings"):  # a page past the end, whatever its number
+        far = client.get(f"/v1/{listing}?page={10**30}", headers=reviewer)
+        assert far.status_code == 200 and far.get_json() == []
+        assert json.loads(far.headers["X-Pagination"])["total"] == len(rows if listing == "claims" else every)
+
+
 def test_attachments_accept_json_and_safe_xml_only(client, tokens, store):
     submitter = auth(tokens["submitter"])
     ok = client.put("/v1/attachments/ATT-1", json={"notes": "minutes log"}, headers=submitter)
@@ -175,6 +235,8 @@ def test_a_held_claim_passes_after_its_documentation_is_fixed_and_it_is_checked_
     (claim,) = client.post("/v1/x12/837", data=batch, headers=submitter).get_json()["claims"]
     assert claim["status"] == "held" and "time-below-threshold" in {f["rule"] for f in claim["findings"]}
     (held,) = client.get("/v1/claims?claim_id=S1", headers=reviewer).get_json()
+    assert [c["claim_id"] for c in client.get("/v1/claims?rule=time-below-threshold",
+                                              headers=reviewer).get_json()] == ["S1"]
     still = client.post(f"/v1/claims/{held['id']}/rescrub", headers=reviewer)
     assert still.status_code == 200 and still.get_json()["status"] == "held"  # nothing changed yet
     more = {"patients": [{"patient": {"id": "MRN-5"}, "time_entries": [
@@ -183,6 +245,9 @@ def test_a_held_claim_passes_after_its_documentation_is_fixed_and_it_is_checked_
     assert client.post(f"/v1/claims/{held['id']}/rescrub", headers=submitter).status_code == 403
     fixed = client.post(f"/v1/claims/{held['id']}/rescrub", headers=reviewer).get_json()
     assert fixed["status"] == "forwarded" and fixed["verdict"] != "block"
+    # the listings filter on the findings of the new check, not the first one
+    assert client.get("/v1/claims?rule=time-below-threshold", headers=reviewer).get_json() == []
+    assert client.get("/v1/findings?rule=time-below-threshold", headers=reviewer).get_json() == []
     detail = client.get(f"/v1/claims/{held['id']}", headers=reviewer).get_json()
     assert detail["outbox"]["state"] == "pending" and detail["history"][-1]["action"] == "rescrubbed"
     assert client.post(f"/v1/claims/{held['id']}/rescrub", headers=reviewer).status_code == 409

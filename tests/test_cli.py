@@ -202,7 +202,7 @@ def test_db_upgrade_creates_the_ledger_and_hides_passwords(tmp_path):
     done = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("schema at revision 0006")
+    assert done.stdout.strip().endswith("schema at revision 0007")
     assert (tmp_path / "instance" / "scrubber.sqlite3").is_file()
     env["SCRUBBER_DATABASE_URL"] = "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none"
     failed = subprocess.run([sys.executable, "-m", "scrubber.cli", "db", "upgrade"], env=env,

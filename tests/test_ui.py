@@ -4,12 +4,12 @@ release with a reason, role checks and tenant isolation."""
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from werkzeug.security import generate_password_hash
 
-from scrubber.store import AuditEntry, Credential, OutboxRow
+from scrubber.store import AuditEntry, ClaimRow, Credential, OutboxRow
 from scrubber.web import create_app
-from scrubber.web.ui import MAX_FAILURES
+from scrubber.web.ui import MAX_FAILURES, PAGE_SIZE, page_window
 from tests.builders import ClaimSpec, Line, x12_837
 from tests.test_web import auth, token
 
@@ -112,6 +112,56 @@ def test_worklist_claim_and_release(store, app, browser):
     assert ">C2<" not in browser.get("/ui/?verdict=block", base_url="https://localhost").get_data(as_text=True)
     with store.transaction() as session:
         assert session.scalar(select(OutboxRow.state).where(OutboxRow.claim_pk == claim_pk)) == "pending"
+
+
+def _watched(app, browser, path: str) -> tuple[str, int, list[bool]]:
+    """A page, the statements sent for it, and for each claim row loaded whether its body was."""
+    engine = app.extensions["scrubber.store"].engine
+    statements, loaded = [], []
+    count_statement = lambda *args: statements.append(1)  # noqa: E731
+    count_load = lambda row, context: loaded.append("body" in row.__dict__)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", count_statement)
+    event.listen(ClaimRow, "load", count_load)
+    try:
+        page = browser.get(path, base_url="https://localhost").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_statement)
+        event.remove(ClaimRow, "load", count_load)
+    return page, len(statements), loaded
+
+
+def test_a_worklist_page_reads_its_own_claims_only(store, app, browser):
+    """The worklist's filters, counts and page are the database's work: a page loads the claims
+    it shows (without their message bodies) and a fixed number of statements, whether the
+    worklist holds less than a page of claims or several pages (the lines in one query, not one
+    per claim)."""
+    user(store, "acme", "rita")
+    submitter = auth(token(store, "acme", "submitter"))
+    log_in(browser, "rita")
+    seen = []
+    for first, count in ((0, PAGE_SIZE - 5), (PAGE_SIZE - 5, 3 * PAGE_SIZE)):  # lone 99458s: all held
+        batch = x12_837([ClaimSpec(f"W{n}", [Line("99458", "20260310")], mrn=f"MRN-W{n}",
+                                   member_id=f"MEMBER-W{n}") for n in range(first, count)])
+        assert app.test_client().post("/v1/x12/837", data=batch, headers=submitter).status_code == 200
+        page, statements, loaded = _watched(app, browser, "/ui/?rule=addon-without-base")
+        assert f"<strong>{count}</strong> held" in page
+        assert loaded == [False] * min(count, PAGE_SIZE)
+        seen.append(statements)
+    assert seen[0] == seen[1]
+    second = browser.get("/ui/?page=2", base_url="https://localhost").get_data(as_text=True)
+    assert '<span aria-current="page">2</span>' in second and 'page=3">3</a>' in second
+    beyond = browser.get(f"/ui/?page={10**30}", base_url="https://localhost")
+    assert beyond.status_code == 200
+    assert f"<strong>{3 * PAGE_SIZE}</strong> held" in beyond.get_data(as_text=True)
+
+
+def test_the_pager_links_the_ends_and_the_pages_near_the_current_one():
+    assert page_window(1, 1) == [1]
+    assert page_window(2, 3) == [1, 2, 3]
+    assert page_window(1, 1100) == [1, 2, 3, 4, None, 1100]
+    assert page_window(50, 1100) == [1, None, 47, 48, 49, 50, 51, 52, 53, None, 1100]
+    assert page_window(1098, 1100) == [1, None, 1095, 1096, 1097, 1098, 1099, 1100]
+    assert page_window(5, 9) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_a_reviewer_cannot_open_another_tenants_claim(store, app, browser):

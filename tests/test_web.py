@@ -113,7 +113,7 @@ def test_openapi_document_lists_the_gateway(client):
 def test_health_and_readiness(client, tmp_path):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["migrations"]["current"] == "0006"
+    assert ready.status_code == 200 and ready.get_json()["migrations"]["current"] == "0007"
     unmigrated = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
     assert unmigrated.test_client().get("/readyz").status_code == 503
     unmigrated.extensions["scrubber.store"].dispose()

@@ -21,6 +21,7 @@ from scrubber.inputs import read_input
 from scrubber.store import (
     Acknowledgement,
     Base,
+    ClaimFinding,
     ClaimRow,
     Counter,
     OutboxRow,
@@ -53,7 +54,7 @@ def count(store, model, *where) -> int:
 
 def test_migrations_are_current_and_match_the_models(store):
     current, head = migration_status(store)
-    assert current == head == "0006"
+    assert current == head == "0007"
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
@@ -78,10 +79,44 @@ def test_the_member_id_index_is_not_made_over_duplicate_rows(store, tmp_path):
         with store.transaction() as session:
             session.delete(session.scalars(select(Patient).order_by(Patient.id.desc())).first())
         upgrade(store)
-        assert migration_status(store)[0] == "0006"
+        current, head = migration_status(store)
+        assert current == head != "0005"
     finally:
         if not store.is_postgres:
             store.dispose()
+
+
+def test_migration_0007_fills_the_findings_rows_as_the_workflow_writes_them(store):
+    """The claim_findings rows the upgrade makes from the claims' findings (a ledger of an earlier
+    version) are the rows the workflow writes for new claims: same claims, positions, rules and
+    severities; a claim without findings has none."""
+    from alembic import command
+
+    from scrubber.store import _alembic_config
+
+    flow = workflow(store)
+    claims = [ClaimSpec("F1", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-F1"),
+              ClaimSpec("F2", [Line("99454", "20260331"), Line("99445", "20260331")], mrn="MRN-F2"),
+              ClaimSpec("F3", [Line("99213", "20260331")], mrn="MRN-F3")]
+    flow.submit("acme", x12_837(claims).encode(), "test")
+
+    def rows() -> list[tuple]:
+        with store.sessions() as session:
+            return session.execute(select(
+                ClaimFinding.claim_pk, ClaimFinding.position, ClaimFinding.tenant_id, ClaimFinding.rule,
+                ClaimFinding.severity).order_by(ClaimFinding.claim_pk, ClaimFinding.position)).all()
+    written = rows()
+    with store.sessions() as session:
+        claims = session.execute(select(ClaimRow.id, ClaimRow.tenant_id, ClaimRow.findings)
+                                 .order_by(ClaimRow.id)).all()
+    expected = [(pk, position, tenant, f["rule"], f["severity"]) for pk, tenant, findings in claims
+                for position, f in enumerate(findings)]
+    assert len(written) >= 3 and written == expected
+    with store.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0006")
+    assert migration_status(store)[0] == "0006"
+    upgrade(store)
+    assert rows() == written
 
 
 def test_decisions_are_recorded_and_only_clean_claims_queued(store):

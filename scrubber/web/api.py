@@ -22,7 +22,6 @@ from scrubber.store import (
     AuditEntry,
     ClaimRow,
     OutboxRow,
-    Patient,
     Store,
     Tenant,
     utcnow,
@@ -202,22 +201,12 @@ class Claims(MethodView):
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """Claims of the tenant, newest first, with filters."""
-        query = (select(ClaimRow, Patient.mrn, Patient.member_id)
-                 .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
-                 .where(ClaimRow.tenant_id == g.principal.tenant_id))
-        for name in ("verdict", "status", "claim_id"):
-            if name in args:
-                query = query.where(getattr(ClaimRow, name) == args[name])
-        if "patient" in args:
-            query = query.where((Patient.mrn == args["patient"]) | (Patient.member_id == args["patient"]))
-        with _store().sessions() as session:
-            rows = session.execute(query.order_by(ClaimRow.id.desc())).all()
-        if "rule" in args:  # findings are JSON: filtered here, portable across databases
-            rows = [r for r in rows if any(f["rule"] == args["rule"] for f in r[0].findings)]
-        pagination_parameters.item_count = len(rows)
-        start = (pagination_parameters.page - 1) * pagination_parameters.page_size
-        return [_claim_json(row, mrn or member) for row, mrn, member
-                in rows[start:start + pagination_parameters.page_size]]
+        store, page = _store(), pagination_parameters
+        conditions = store.claim_conditions(g.principal.tenant_id, **args)
+        with store.sessions() as session:
+            page.item_count, rows = store.claims_page(session, conditions, (page.page - 1) * page.page_size,
+                                                      page.page_size)
+        return [_claim_json(row, patient) for row, patient in rows]
 
 
 def _own_claim(session, claim_pk: int) -> ClaimRow:
@@ -292,15 +281,12 @@ class Findings(MethodView):
     @blp.paginate()
     def get(self, args, pagination_parameters):
         """Findings of the tenant's claims, newest claim first, by rule or severity."""
-        with _store().sessions() as session:
-            rows = session.scalars(select(ClaimRow).where(ClaimRow.tenant_id == g.principal.tenant_id)
-                                   .order_by(ClaimRow.id.desc())).all()
-        found = [{**f, "claim": row.id, "claim_id": row.claim_id} for row in rows for f in row.findings
-                 if args.get("rule", f["rule"]) == f["rule"]
-                 and args.get("severity", f["severity"]) == f["severity"]]
-        pagination_parameters.item_count = len(found)
-        start = (pagination_parameters.page - 1) * pagination_parameters.page_size
-        return found[start:start + pagination_parameters.page_size]
+        store, page = _store(), pagination_parameters
+        with store.sessions() as session:
+            page.item_count, found = store.findings_page(
+                session, g.principal.tenant_id, args.get("rule"), args.get("severity"),
+                (page.page - 1) * page.page_size, page.page_size)
+        return found
 
 
 # -- the patient-month view ---------------------------------------------------------------

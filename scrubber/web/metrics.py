@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
-from scrubber.store import ClaimRow, OutboxRow, Store, Submission
+from scrubber.store import ClaimFinding, ClaimRow, OutboxRow, Store, Submission
 
 __all__ = ["blp", "instrument"]
 
@@ -40,14 +40,12 @@ class _Ledger:
             for verdict, status, n in session.execute(select(ClaimRow.verdict, ClaimRow.status, func.count())
                                                       .group_by(ClaimRow.verdict, ClaimRow.status)):
                 verdicts.add_metric([verdict, status], n)
-            rules: dict[tuple[str, str], int] = {}
-            for (findings,) in session.execute(select(ClaimRow.findings)):
-                for finding in findings:
-                    key = (finding["rule"], finding["severity"])
-                    rules[key] = rules.get(key, 0) + 1
             by_rule = CounterMetricFamily("scrubber_findings", "findings by rule",
                                           labels=["rule", "severity"])
-            for (rule, severity), n in sorted(rules.items()):
+            for rule, severity, n in session.execute(
+                    select(ClaimFinding.rule, ClaimFinding.severity, func.count())
+                    .group_by(ClaimFinding.rule, ClaimFinding.severity)
+                    .order_by(ClaimFinding.rule, ClaimFinding.severity)):
                 by_rule.add_metric([rule, severity], n)
             outbox = GaugeMetricFamily("scrubber_outbox", "outbox rows by state", labels=["state"])
             for state in ("held", "pending", "delivered", "dead"):

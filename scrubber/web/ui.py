@@ -35,11 +35,9 @@ from scrubber.monthview import month_view
 from scrubber.store import (
     Acknowledgement,
     AuditEntry,
-    ClaimLineRow,
     ClaimRow,
     Credential,
     OutboxRow,
-    Patient,
     Release,
     Store,
     Submission,
@@ -159,54 +157,55 @@ def logout():
 
 
 # -- the worklist -------------------------------------------------------------------------
-def _worklist_rows(db, tenant_id: int, args) -> tuple[list[dict], dict[str, int]]:
-    query = (select(ClaimRow, Patient.mrn, Patient.member_id)
-             .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
-             .where(ClaimRow.tenant_id == tenant_id,
-                    ((ClaimRow.status == "held") | ((ClaimRow.verdict == "flag") &
-                                                    (ClaimRow.status == "forwarded") &
-                                                    ClaimRow.dismissed_at.is_(None))))
-             .order_by(ClaimRow.id.desc()))
-    rows = db.execute(query).all()
-    counts = {"held": sum(1 for r in rows if r[0].status == "held"),
-              "flagged": sum(1 for r in rows if r[0].status != "held")}
+def _worklist_items(db, rows: list) -> list[dict]:
+    """What the worklist shows of each (claim, patient) row: codes, top finding, dollars at stake."""
+    lines = _store().lines_by_claim(db, (claim.id for claim, _ in rows))
     items = []
-    for claim, mrn, member in rows:
-        if args.get("verdict") and claim.verdict != args["verdict"]:
-            continue
-        if args.get("rule") and not any(f["rule"] == args["rule"] for f in claim.findings):
-            continue
-        if args.get("patient") and args["patient"] not in (mrn, member):
-            continue
-        if args.get("provider") and claim.billing_provider != args["provider"]:
-            continue
-        if args.get("payer") and (claim.body or {}).get("payer_id") != args["payer"]:
-            continue
-        lines = _store().lines_of(db, claim.id)
-        months = {(line.date_to or line.date_from).strftime("%Y-%m") for line in lines
-                  if line.date_to or line.date_from}
-        if args.get("month") and args["month"] not in months:
-            continue
+    for claim, patient in rows:
         top = next(iter(sorted(claim.findings, key=lambda f: ("block", "flag", "info").index(f["severity"]))),
                    None)
-        items.append({"claim": claim, "patient": mrn or member, "codes": [line.code for line in lines],
-                      "top": top, "at_stake": _dollars(lines)})
-    return items, counts
+        items.append({"claim": claim, "patient": patient, "codes": [line.code for line in lines[claim.id]],
+                      "top": top, "at_stake": _dollars(lines[claim.id])})
+    return items
+
+
+def page_window(page: int, pages: int, around: int = 3) -> list[int | None]:
+    """The page numbers the pager links to: the first, the last and those near the current one,
+    None where numbers are left out (a worklist of thousands of pages gets a short pager)."""
+    shown = sorted({1, pages} | set(range(max(1, page - around), min(pages, page + around) + 1)))
+    window: list[int | None] = []
+    for number in shown:
+        if window and number - window[-1] > 1:
+            window.append(None)
+        window.append(number)
+    return window
+
+
+def _worklist_conditions(args) -> list:
+    return _store().claim_conditions(g.user["tenant_id"], worklist=True, **args)
 
 
 def _dollars(lines) -> float:
     """What the lines would be paid, estimated from the catalogue's national payment figures
     (unknown codes count nothing; a credit counts against)."""
+    return _dollars_of((line.code, line.units or 1, line.credit) for line in lines)
+
+
+def _dollars_of(units) -> float:
+    """The same from (code, units, credit) triples."""
     codes = catalogue().codes
     total = 0.0
-    for line in lines:
-        info = codes.get(line.code or "")
+    for code, count, credit in units:
+        info = codes.get(code or "")
         if info is not None and info.payment:
-            total += info.payment * (line.units or 1) * (-1 if line.credit else 1)
+            total += info.payment * count * (-1 if credit else 1)
     return total
 
 
 _ADD_UNITS = re.compile(r"Add (\d+) unit")
+
+
+OPPORTUNITY_RULES = ("unbilled-addon-time", "unbilled-management-time")
 
 
 def _opportunity(finding: dict) -> float:
@@ -225,13 +224,15 @@ def _opportunity(finding: dict) -> float:
 def worklist():
     args = {key: request.args.get(key, "").strip() for key in FILTERS}
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    with _store().sessions() as db:
-        items, counts = _worklist_rows(db, g.user["tenant_id"], args)
-    pages = max(1, (len(items) + PAGE_SIZE - 1) // PAGE_SIZE)
-    shown = items[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    store = _store()
+    with store.sessions() as db:
+        counts = store.worklist_counts(db, g.user["tenant_id"])
+        total, rows = store.claims_page(db, _worklist_conditions(args), (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        shown = _worklist_items(db, rows)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     query = {k: v for k, v in args.items() if v}
     return render_template("ui/worklist.html", items=shown, counts=counts, filters=args, page=page,
-                           pages=pages, total=len(items),
+                           pages=pages, window=page_window(page, pages), total=total,
                            page_link=lambda n: url_for("ui.worklist") + "?" + urlencode({**query, "page": n}))
 
 
@@ -322,28 +323,24 @@ def claim(claim_pk: int):
 def dashboard():
     tenant_id = g.user["tenant_id"]
     with _store().sessions() as db:
-        claims = db.scalars(select(ClaimRow).where(ClaimRow.tenant_id == tenant_id)
+        # the columns the figures need (not the bodies); the rules' counts from the findings rows
+        claims = db.execute(select(ClaimRow.id, ClaimRow.created_at, ClaimRow.verdict, ClaimRow.status,
+                                   ClaimRow.dismissed_at).where(ClaimRow.tenant_id == tenant_id)
                             .order_by(ClaimRow.id)).all()
-        held_lines = db.scalars(select(ClaimLineRow).join(ClaimRow, ClaimRow.id == ClaimLineRow.claim_pk)
-                                .where(ClaimRow.tenant_id == tenant_id, ClaimRow.status == "held")).all()
+        rules = _store().rule_counts(db, tenant_id, limit=10)
+        revenue = [_opportunity(f) for f in _store().findings_with_rules(db, tenant_id, OPPORTUNITY_RULES)]
+        held_units = _store().held_units(db, tenant_id)
         releases = {r.claim_pk: r.created_at for r in db.scalars(
             select(Release).join(ClaimRow, ClaimRow.id == Release.claim_pk)
             .where(ClaimRow.tenant_id == tenant_id))}
     by_day: dict[str, dict[str, int]] = {}
     by_month: dict[str, dict[str, int]] = {}
-    rules: dict[str, int] = {}
-    opportunities, opportunity_count = 0.0, 0
     for row in claims:
-        for bucket, key in ((by_day, row.created_at.strftime("%Y-%m-%d")),
-                            (by_month, row.created_at.strftime("%Y-%m"))):
+        day = row.created_at.date().isoformat()
+        for bucket, key in ((by_day, day), (by_month, day[:7])):
             counts = bucket.setdefault(key, {"pass": 0, "flag": 0, "block": 0})
             counts[row.verdict] = counts.get(row.verdict, 0) + 1
-        for finding in row.findings:
-            rules[finding["rule"]] = rules.get(finding["rule"], 0) + 1
-            value = _opportunity(finding)
-            if value:
-                opportunities += value
-                opportunity_count += 1
+    opportunities, opportunity_count = sum(revenue), sum(1 for value in revenue if value)
     ever_held = [row for row in claims if row.status in ("held", "released")]
     resolved = [(releases[row.id] - row.created_at) for row in claims if row.id in releases]
     resolved += [(row.dismissed_at - row.created_at) for row in claims if row.dismissed_at]
@@ -353,8 +350,8 @@ def dashboard():
     peak = max((sum(c.values()) for _, c in days), default=1) or 1
     return render_template(
         "ui/dashboard.html", days=days, peak=peak, months=sorted(by_month.items()),
-        rules=sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
-        held=sum(1 for row in claims if row.status == "held"), dollars_held=_dollars(held_lines),
+        rules=rules,
+        held=sum(1 for row in claims if row.status == "held"), dollars_held=_dollars_of(held_units),
         opportunities=opportunities, opportunity_count=opportunity_count,
         release_rate=(sum(1 for row in ever_held if row.status == "released") / len(ever_held))
         if ever_held else None, median=median, total=len(claims))
@@ -461,7 +458,7 @@ def worklist_csv():
     """The worklist under the same filters, as CSV (one row per claim)."""
     args = {key: request.args.get(key, "").strip() for key in FILTERS}
     with _store().sessions() as db:
-        items, _ = _worklist_rows(db, g.user["tenant_id"], args)
+        items = _worklist_items(db, _store().claims_page(db, _worklist_conditions(args))[1])
     return _csv("worklist.csv", ["claim_id", "patient", "status", "verdict", "codes", "top_rule",
                                  "top_finding", "at_stake", "received"],
                 ([i["claim"].claim_id, i["patient"] or "", i["claim"].status, i["claim"].verdict,
@@ -475,8 +472,8 @@ def worklist_csv():
 def findings_csv():
     """Every finding of the tenant's claims, newest claim first, as CSV."""
     with _store().sessions() as db:
-        rows = db.scalars(select(ClaimRow).where(ClaimRow.tenant_id == g.user["tenant_id"])
-                          .order_by(ClaimRow.id.desc())).all()
+        rows = db.execute(select(ClaimRow.claim_id, ClaimRow.status, ClaimRow.findings)
+                          .where(ClaimRow.tenant_id == g.user["tenant_id"]).order_by(ClaimRow.id.desc()))
         return _csv("findings.csv", ["claim_id", "status", "rule", "severity", "line", "code", "message",
                                      "suggestion"],
                     ([row.claim_id, row.status, f["rule"], f["severity"], f["line"] or "", f["code"] or "",
