@@ -1,7 +1,6 @@
 """Claim findings: one row per finding (claim, position, rule, severity), so that the claims and
 findings listings and the worklist filter by rule in the database instead of reading every claim
-of the tenant; filled from the claims' findings as they stand. Claims: an index on (tenant, id)
-for the listings' pages, newest first, without sorting the tenant's claims.
+of the tenant; filled from the claims' findings as they stand.
 
 Revision ID: 0007
 Revises: 0006
@@ -32,8 +31,6 @@ def upgrade() -> None:
     with op.batch_alter_table('claim_findings', schema=None) as batch_op:
         batch_op.create_index('ix_claim_findings_rule', ['tenant_id', 'rule', 'claim_pk'], unique=False)
         batch_op.create_index('ix_claim_findings_tenant', ['tenant_id', 'claim_pk'], unique=False)
-    with op.batch_alter_table('claims', schema=None) as batch_op:
-        batch_op.create_index('ix_claims_tenant', ['tenant_id', 'id'], unique=False)
     claims = sa.table('claims', sa.column('id', sa.Integer()), sa.column('tenant_id', sa.Integer()),
                       sa.column('findings', sa.JSON()))
     connection = op.get_bind()
@@ -56,5 +53,3 @@ def downgrade() -> None:
         batch_op.drop_index('ix_claim_findings_tenant')
         batch_op.drop_index('ix_claim_findings_rule')
     op.drop_table('claim_findings')
-    with op.batch_alter_table('claims', schema=None) as batch_op:
-        batch_op.drop_index('ix_claims_tenant')
