@@ -812,8 +812,7 @@ class Store:
         return row if row is not None and row.tenant_id == tenant_id else None
 
     def lines_of(self, session: Session, claim_pk: int) -> list[ClaimLineRow]:
-        return list(session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk == claim_pk)
-                                    .order_by(ClaimLineRow.number)))
+        return self.lines_by_claim(session, [claim_pk])[claim_pk]
 
     def patient_label(self, session: Session, row: ClaimRow) -> str | None:
         """The claim's patient as shown to reviewers: MRN, else member id."""
@@ -912,12 +911,13 @@ class Store:
                 (claims.verdict == "flag") & (claims.status == "forwarded") & claims.dismissed_at.is_(None)))
         return conditions
 
-    def claims_page(self, session: Session, conditions: list, offset: int = 0, limit: int | None = None
-                    ) -> tuple[int, list[tuple[ClaimRow, str | None]]]:
-        """How many claims meet `conditions` (from claim_conditions), and those from `offset` on
-        (`limit` of them, all when None), newest first, each with its patient's MRN (else member
-        id). The rows' message bodies are not loaded."""
-        total = session.scalar(select(func.count()).select_from(ClaimRow).where(*conditions))
+    def claims_page(self, session: Session, conditions: list, offset: int = 0, limit: int | None = None,
+                    total: int | None = None) -> tuple[int, list[tuple[ClaimRow, str | None]]]:
+        """How many claims meet `conditions` (from claim_conditions; counted unless the caller
+        knows, `total`), and those from `offset` on (`limit` of them, all when None), newest first,
+        each with its patient's MRN (else member id). The rows' message bodies are not loaded."""
+        if total is None:
+            total = session.scalar(select(func.count()).select_from(ClaimRow).where(*conditions))
         if offset >= total:  # past the end (a page number of any size: no OFFSET the database refuses)
             return total, []
         # the page's ids first (SQLite sorts ids read from an index, not whole rows), then its rows.
@@ -927,11 +927,11 @@ class Store:
         ids = session.scalars(select(ClaimRow.id).where(*conditions).order_by(ClaimRow.id.desc())
                               .offset(offset).limit(limit)).all()
         rows = []
-        for start in range(0, len(ids), 500):
+        for batch in _batches(ids):
             rows += session.execute(
                 select(ClaimRow, Patient.mrn, Patient.member_id).options(defer(ClaimRow.body, raiseload=True))
                 .outerjoin(Patient, Patient.id == ClaimRow.patient_id)
-                .where(ClaimRow.id.in_(ids[start:start + 500])).order_by(ClaimRow.id.desc())).all()
+                .where(ClaimRow.id.in_(batch)).order_by(ClaimRow.id.desc())).all()
         return total, [(row, mrn or member) for row, mrn, member in rows]
 
     def worklist_counts(self, session: Session, tenant_id: int) -> dict[str, int]:
@@ -957,11 +957,9 @@ class Store:
                                .order_by(ClaimFinding.claim_pk.desc(), ClaimFinding.position)
                                .offset(offset).limit(limit)).all()
         claims = {}
-        wanted = sorted({claim_pk for claim_pk, _ in keys})
-        for start in range(0, len(wanted), 500):
+        for batch in _batches(sorted({claim_pk for claim_pk, _ in keys})):
             claims.update((row.id, row) for row in session.execute(
-                select(ClaimRow.id, ClaimRow.claim_id, ClaimRow.findings)
-                .where(ClaimRow.id.in_(wanted[start:start + 500]))))
+                select(ClaimRow.id, ClaimRow.claim_id, ClaimRow.findings).where(ClaimRow.id.in_(batch))))
         return total, [{**claims[claim_pk].findings[position], "claim": claim_pk,
                         "claim_id": claims[claim_pk].claim_id} for claim_pk, position in keys]
 
@@ -969,10 +967,9 @@ class Store:
         """The lines of each of the claims, in line order, read a few hundred claims at a time."""
         wanted = sorted(set(claim_pks))
         found: dict[int, list[ClaimLineRow]] = {claim_pk: [] for claim_pk in wanted}
-        for start in range(0, len(wanted), 500):
-            for line in session.scalars(select(ClaimLineRow).where(
-                    ClaimLineRow.claim_pk.in_(wanted[start:start + 500]))
-                    .order_by(ClaimLineRow.claim_pk, ClaimLineRow.number)):
+        for batch in _batches(wanted):
+            for line in session.scalars(select(ClaimLineRow).where(ClaimLineRow.claim_pk.in_(batch))
+                                        .order_by(ClaimLineRow.claim_pk, ClaimLineRow.number)):
                 found[line.claim_pk].append(line)
         return found
 
@@ -1041,6 +1038,12 @@ class Store:
             session.execute(_STATEMENTS.add_acknowledgements,
                             [{"submission_id": submission_id, "kind": kind, "body": body}
                              for kind, body in texts])
+
+
+def _batches(values: list, size: int = 500) -> Iterator[list]:
+    """`values` a few hundred at a time: IN lists of a size every database takes."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def _finding_rows(tenant_id: int, claim_pk: int, findings: list[dict]) -> list[dict]:

@@ -227,7 +227,9 @@ def worklist():
     store = _store()
     with store.sessions() as db:
         counts = store.worklist_counts(db, g.user["tenant_id"])
-        total, rows = store.claims_page(db, _worklist_conditions(args), (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        known = None if any(args.values()) else counts["held"] + counts["flagged"]  # unfiltered: counted
+        total, rows = store.claims_page(db, _worklist_conditions(args), (page - 1) * PAGE_SIZE, PAGE_SIZE,
+                                        known)
         shown = _worklist_items(db, rows)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     query = {k: v for k, v in args.items() if v}
