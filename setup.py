@@ -12,7 +12,7 @@ from setuptools import setup
 # patient-month reconstruction, the engine and the rules, the report
 COMPILED = [
     "x12/errors.py", "x12/tokenizer.py", "x12/envelope.py", "x12/guide837.py", "x12/syntax837.py",
-    "x12/claims837.py", "x12/reader.py",
+    "x12/claims837.py", "x12/reader.py", "x12/elements837.py",
     "scrubber/model.py", "scrubber/findings.py", "scrubber/periods.py", "scrubber/catalogue.py",
     "scrubber/documentation.py", "scrubber/patient_month.py", "scrubber/engine.py",
     "scrubber/checker.py", "scrubber/report.py",

@@ -9,7 +9,8 @@ from scrubber.catalogue import catalogue
 from scrubber.checker import Checker
 from scrubber.docjson import parse_documentation
 from scrubber.documentation import Documentation
-from tests.builders import ClaimSpec, Line, x12_837
+from scrubber.inputs import read_items
+from tests.builders import ClaimSpec, Line, dft_p03, x12_837
 from x12.reader import read_x12
 
 DATA = Path(__file__).parent / "data"
@@ -78,7 +79,11 @@ def run_case(case: dict):
     checker = Checker(shipped, shipped.profile(case.get("profile", "medicare")), documentation_for(case))
     results = []
     for index, spec in enumerate(claim_specs(case)):
-        (claim,) = read_x12(x12_837([spec], control=f"{index + 1:09d}"), "case.837")
+        if case.get("format") == "hl7":  # e.g. no member id: an 837P cannot leave out NM109
+            message = dft_p03(spec.claim_id, spec.lines, spec.mrn, spec.member_id, spec.provider)
+            (claim,) = read_items(message.encode(), "case.hl7")
+        else:
+            (claim,) = read_x12(x12_837([spec], control=f"{index + 1:09d}"), "case.837")
         results.append(checker.check(claim))
     return results
 

@@ -79,7 +79,11 @@ def test_outbound_is_valid_for_pyx12_and_drops_empty_provider_loops():
 
 def test_a_set_with_nothing_left_is_dropped_from_the_group():
     text = decode((SAMPLES / "oopx12_Example1_2_And_3_Combined.txt").read_bytes())
+    # the sample puts the first set's claim filing code in SBR08 (not used) instead of SBR09, which
+    # rejects that set (pyx12 agrees); moved, both sets are accepted and the split has to choose
+    text = text.replace("SBR*P*******CI~", "SBR*P********CI~")
     batch = read_batch(text, "in")
+    assert [s.ack_code for s in batch.interchanges[0].groups[0].sets] == ["E", "A"]
     ids = [c.claim_id for c in batch.items()]
     outbound = split_batch(batch, lambda claim: claim.claim_id == ids[1])
     assert [c.claim_id for c in claims(outbound)] == [ids[1]]
@@ -128,7 +132,9 @@ def test_one_claim_files_equal_a_split_per_claim_on_every_sample():
         expected = _one_by_one(batch)
         assert one_claim_files(batch) == expected, path.name
         compared += len(expected)
-    assert compared >= 40  # the samples carry 42 claims that go downstream
+    # the samples carry 39 claims that go downstream (42 before the element rules: two samples put
+    # a code in SBR08, not used, and their sets are rejected, as pyx12 rejects them)
+    assert compared >= 39
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,15 +1,17 @@
 """The 837P (005010X222A1) implementation guide as data: loops, the segments they hold in order,
-their usage and repeats, the qualifiers that open them, and the element rules we check.
+their usage and repeats, and the qualifiers that open them (the element rules, loop by loop, are in
+x12.elements837).
 
 Adjacent segments of one id in a loop (the 2300 DTPs, the 2400 REFs, ...) form one slot whose
-qualifiers are the union of theirs; order is checked slot by slot. Written from the TR3's loop
-table; pyx12's maps are the test oracle for it (tests/test_x12_guide.py).
+qualifiers are the union of theirs; order is checked slot by slot, and each qualifier's own repeat
+limit from x12.elements837. Written from the TR3's loop table; pyx12 is the test oracle for it
+(tests/test_x12_syntax.py, tests/test_x12_elements.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Slot", "Loop", "LOOPS", "ROOT", "ELEMENTS", "Element", "KNOWN_SEGMENTS"]
+__all__ = ["Slot", "Loop", "LOOPS", "ROOT", "Element", "KNOWN_SEGMENTS", "MAX_ELEMENTS"]
 
 MANY = 10**9
 
@@ -135,44 +137,6 @@ class Element:
     codes: frozenset[str] = frozenset()
 
 
-def _el(reference: str, spec: str = "", codes: str = "") -> Element:
-    """'R ID 2 3': required, type, min and max length (all optional)."""
-    parts = spec.split()
-    required = bool(parts) and parts[0] == "R"
-    parts = parts[1:] if parts and parts[0] in ("R", "S") else parts
-    kind = parts[0] if parts else "AN"
-    low = int(parts[1]) if len(parts) > 1 else 1
-    high = int(parts[2]) if len(parts) > 2 else (low if len(parts) > 1 else 264)
-    allowed = frozenset(codes.split("|")) if codes else frozenset()
-    return Element(reference, required, kind, low, high, allowed)
-
-
-# Element rules by segment id: position -> rule. Qualifiers that pick a loop are checked by the
-# slot's codes instead, so a loop-specific code list lives in one place.
-ELEMENTS: dict[str, dict[int, Element]] = {
-    "BHT": {1: _el("1005", "R ID 4 4"), 2: _el("353", "R ID 2 2", "00|18"), 3: _el("127", "R AN 1 50"),
-            4: _el("373", "R DT 8 8"), 5: _el("337", "R TM 4 8"), 6: _el("640", "R ID 2 2", "CH|RP|31")},
-    "HL": {1: _el("628", "R AN 1 12"), 3: _el("735", "R ID 1 2"), 4: _el("736", "S ID 1 1", "0|1")},
-    "NM1": {1: _el("98", "R ID 2 3"), 2: _el("1065", "R ID 1 1", "1|2"), 8: _el("66", "S ID 1 2"),
-            9: _el("67", "S AN 2 80")},
-    "N3": {1: _el("166", "R AN 1 55")},
-    "N4": {1: _el("19", "R AN 2 30")},
-    "REF": {1: _el("128", "R ID 2 3"), 2: _el("127", "R AN 1 50")},
-    "SBR": {1: _el("1138", "R ID 1 1", "A|B|C|D|E|F|G|H|P|S|T|U")},
-    "DMG": {1: _el("1250", "R ID 2 3", "D8"), 2: _el("1251", "R DT 8 8")},
-    "CLM": {1: _el("1028", "R AN 1 38"), 2: _el("782", "R R 1 18"), 5: _el("C023", "R"),
-            6: _el("1073", "R ID 1 1", "N|Y"), 7: _el("1359", "R ID 1 1", "A|B|C"),
-            8: _el("1073", "R ID 1 1", "N|W|Y"), 9: _el("1363", "R ID 1 1", "I|Y")},
-    "DTP": {1: _el("374", "R ID 3 3"), 2: _el("1250", "R ID 2 3", "D8|RD8"), 3: _el("1251", "R AN 1 35")},
-    "PWK": {1: _el("755", "R ID 2 2"), 2: _el("756", "R ID 1 2"),
-            5: _el("66", "S ID 1 2", "AC")},
-    "AMT": {1: _el("522", "R ID 1 3"), 2: _el("782", "R R 1 18")},
-    "HI": {1: _el("C022", "R")},
-    "LX": {1: _el("554", "R N0 1 6")},
-    "SV1": {1: _el("C003", "R"), 2: _el("782", "R R 1 18"), 3: _el("355", "R ID 2 2", "MJ|UN"),
-            4: _el("380", "R R 1 15"), 7: _el("C004", "R")},
-    "SVD": {2: _el("782", "R R 1 18"), 5: _el("380", "R R 1 15")},
-}
 MAX_ELEMENTS = {"BHT": 6, "HL": 4, "NM1": 12, "N3": 2, "N4": 7, "REF": 4, "PER": 9, "SBR": 9,
                 "PAT": 9, "DMG": 11, "CLM": 20, "DTP": 3, "PWK": 9, "AMT": 3, "LX": 1, "SV1": 21,
                 "HI": 12, "PRV": 6, "CUR": 21, "CN1": 6, "K3": 3, "NTE": 2, "CR1": 10, "CR2": 12,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
+from x12.elements837 import ElementRule, SegmentRules, occurrence_limits, rules_for
 from x12.errors import Level, X12Error
 from x12.guide837 import (
-    ELEMENTS,
     KNOWN_SEGMENTS,
     LOOPS,
     MAX_ELEMENTS,
@@ -28,8 +28,9 @@ __all__ = ["SetCheck", "check_set"]
 # IK304 segment syntax error codes and IK403 element syntax error codes (X231A1)
 UNRECOGNIZED, UNEXPECTED, MISSING, LOOP_OVER_MAX = "1", "2", "3", "4"
 OVER_MAX_USE, NOT_IN_SET, OUT_OF_ORDER, HAS_ELEMENT_ERRORS = "5", "6", "7", "8"
-EL_MISSING, EL_TOO_MANY, EL_TOO_LONG, EL_BAD_CHAR = "1", "3", "5", "6"
-EL_BAD_CODE, EL_BAD_DATE, EL_BAD_TIME = "7", "8", "9"
+EL_MISSING, EL_CONDITIONAL, EL_TOO_MANY, EL_TOO_SHORT, EL_TOO_LONG = "1", "2", "3", "4", "5"
+EL_BAD_CHAR, EL_BAD_CODE, EL_BAD_DATE, EL_BAD_TIME, EL_EXCLUSION = "6", "7", "8", "9", "10"
+EL_TOO_MANY_COMPONENTS, EL_NOT_USED, EL_PATTERN = "13", "I10", "I12"
 
 
 @dataclass
@@ -40,6 +41,7 @@ class _Frame:
     children: dict[str, int] = field(default_factory=dict)
     in_children: bool = False
     seen_codes: set[str] = field(default_factory=set)
+    occurrences: dict[tuple[str, int], int] = field(default_factory=dict)  # uses per qualified occurrence
 
 
 @dataclass
@@ -80,6 +82,7 @@ class _Checker:
         self.line_charges: list[Decimal] = []
         self.claim_lines = 0
         self.hl_levels: dict[str, str] = {}
+        self.hl_count = 0
 
     # -- errors -----------------------------------------------------------------------------
     def segment_error(self, message: str, code: str, segment: Segment | str, position: int,
@@ -90,7 +93,7 @@ class _Checker:
             claim_start=self.claim_start, claim_id=self.claim_id))
 
     def element_error(self, message: str, code: str, segment: Segment, position: int, loop: str,
-                      element: int, rule: Element | None = None, value: str = "",
+                      element: int, rule: Element | ElementRule | None = None, value: str = "",
                       component: int = 0) -> None:
         self.result.errors.append(X12Error(
             message, Level.SEGMENT, HAS_ELEMENT_ERRORS, segment.id, position, loop, element, component,
@@ -235,10 +238,19 @@ class _Checker:
                 self.element_error(f"{segment.id}01{'-1' if composite else ''} {value!r} is not a valid "
                                    f"qualifier in loop {frame.loop.id}", EL_BAD_CODE if value else EL_MISSING,
                                    segment, position, frame.loop.id, 1,
-                                   _HI_QUALIFIER if composite else ELEMENTS.get(segment.id, {}).get(1),
+                                   _HI_QUALIFIER if composite else _rule(frame.loop.id, segment.id, 1),
                                    value, component=1 if composite else 0)
             if slot.required_codes:
                 frame.seen_codes.add(f"{index}:{value}")
+            limits = _OCCURRENCES.get((frame.loop.id, segment.id))
+            if limits is not None and value in limits:
+                number, most = limits[value]
+                used = frame.occurrences.get((segment.id, number), 0) + 1
+                frame.occurrences[(segment.id, number)] = used
+                if used > most:
+                    self.segment_error(f"{segment.id}*{value} appears {used} times in loop {frame.loop.id}, "
+                                       f"more than the {most} allowed", OVER_MAX_USE, segment, position,
+                                       frame.loop.id)
         elif index == 0 and frame.loop.trigger_codes:
             value = segment.get(frame.loop.trigger_element)
             if value not in frame.loop.trigger_codes:
@@ -246,7 +258,7 @@ class _Checker:
                 self.element_error(f"{segment.id}{element:02d} {value!r} is not valid in loop "
                                    f"{frame.loop.id} (expected {'/'.join(sorted(frame.loop.trigger_codes))})",
                                    EL_BAD_CODE if value else EL_MISSING, segment, position, frame.loop.id,
-                                   element, ELEMENTS.get(segment.id, {}).get(element), value)
+                                   element, _rule(frame.loop.id, segment.id, element), value)
 
     def _missing_slots(self, frame: _Frame, upto: int, next_id: str, position: int) -> None:
         slots, uses = frame.loop.slots, frame.uses
@@ -294,10 +306,10 @@ class _Checker:
     # -- elements ---------------------------------------------------------------------------
     def check_elements(self, segment: Segment, position: int, loop: str) -> None:
         segment_id, elements = segment.id, segment.elements
-        # Element checks depend only on the segment's text and the component separator (HL also on
-        # the HLs before it), so a segment seen clean before is clean again: batches repeat most of
-        # their segments (providers, payers, subscriber details, codes, dates).
-        key = (self.d.component, segment_id, *elements) if segment_id != "HL" else None
+        # Element checks depend only on the segment's text, its loop and the component separator
+        # (HL also on the HLs before it), so a segment seen clean before is clean again: batches
+        # repeat most of their segments (providers, payers, subscriber details, codes, dates).
+        key = (self.d.component, loop, segment_id, *elements) if segment_id != "HL" else None
         if key is not None and key in _CLEAN:
             return
         errors_before = len(self.result.errors)
@@ -314,16 +326,100 @@ class _Checker:
         if limit is not None and count > limit:
             self.element_error(f"{segment_id} has {count} elements, at most {limit} are defined",
                                EL_TOO_MANY, segment, position, loop, limit + 1)
-        for index, rule in _PLAN.get(segment_id, ()):
-            value = elements[index - 1] if index <= count else ""
-            if not value:
-                if rule.required:
-                    self.element_error(f"required element {segment_id}{index:02d} is empty", EL_MISSING,
-                                       segment, position, loop, index, rule)
-            elif not rule.reference.startswith("C"):
-                self._check_value(segment, position, loop, index, rule, value)
+        elif count and not elements[-1]:
+            self.segment_error(f"{segment_id} ends with an element separator: X12 does not allow "
+                               "trailing separators (drop the empty elements at the end)",
+                               HAS_ELEMENT_ERRORS, segment, position, loop)
+        first = elements[0] if count else ""
+        rules = rules_for(loop, segment_id, first.split(self.d.component)[0] if segment_id == "HI" else first)
+        if rules is not None:
+            self._check_rules(segment, position, loop, rules)
         if segment_id in _SPECIAL:
             getattr(self, _SPECIAL[segment_id])(segment, position, loop)
+
+    def _check_rules(self, segment: Segment, position: int, loop: str, rules: SegmentRules) -> None:
+        """Each element against its rule in this loop, then the segment's syntax rules."""
+        segment_id, elements = segment.id, segment.elements
+        count = len(elements)
+        placed = _PLACED_QUALIFIER.get((loop, segment_id), 0)  # checked when the segment was placed
+        for index, rule in enumerate(rules.elements, start=1):
+            if index == placed and not rule.components:
+                continue
+            value = elements[index - 1] if index <= count else ""
+            if rule.usage == "N":
+                if value and rule.reference:
+                    self.element_error(f"{segment_id}{index:02d} is not used in loop {loop} (the guide "
+                                       "marks it not used); leave it empty", EL_NOT_USED, segment,
+                                       position, loop, index, rule, value)
+            elif not value:
+                if rule.usage == "R":
+                    self.element_error(f"required element {segment_id}{index:02d} is empty", EL_MISSING,
+                                       segment, position, loop, index, rule)
+            elif rule.components:
+                self._check_composite(segment, position, loop, index, rule, value)
+            else:
+                self._check_value(segment, position, loop, index, rule, value)
+        for kind, positions in rules.syntax:
+            self._check_syntax(segment, position, loop, kind, positions, rules)
+
+    def _check_composite(self, segment: Segment, position: int, loop: str, index: int,
+                         rule: ElementRule, value: str) -> None:
+        parts = value.split(self.d.component)
+        components = rule.components
+        if len(parts) > len(components):
+            self.element_error(f"{segment.id}{index:02d} has {len(parts)} components, at most "
+                               f"{len(components)} are defined", EL_TOO_MANY_COMPONENTS, segment, position,
+                               loop, index, rule, value)
+            return
+        owned = _SPECIAL_COMPONENTS.get(segment.id, {}).get(index, ())  # a special check reports those
+        name = f"{segment.id}{index:02d}"
+        for number, part in enumerate(parts, start=1):
+            sub = components[number - 1]
+            if sub.usage == "N":
+                if part:
+                    self.element_error(f"{name}-{number} is not used in loop {loop} (the guide marks it "
+                                       "not used); leave it empty", EL_NOT_USED, segment, position, loop,
+                                       index, sub, part, component=number)
+            elif part and number not in owned:
+                self._check_value(segment, position, loop, index, sub, part, number)
+            elif part and (sub.type == "AN" or sub.type == "ID"):
+                self._check_length(segment, position, loop, index, sub, part, number)
+        for number in range(1, len(components) + 1):
+            missing = number > len(parts) or not parts[number - 1]
+            if missing and components[number - 1].usage == "R" and number not in owned:
+                self.element_error(f"required component {name}-{number} is empty", EL_MISSING, segment,
+                                   position, loop, index, components[number - 1], component=number)
+
+    def _check_syntax(self, segment: Segment, position: int, loop: str, kind: str,
+                      positions: tuple[int, ...], rules: SegmentRules) -> None:
+        """X12.6 syntax rules: P paired, R at least one, C if the first then all, E at most one,
+        L if the first then at least one of the others."""
+        present = [bool(segment.get(p)) for p in positions]
+        names = "/".join(f"{segment.id}{p:02d}" for p in positions)
+
+        def missing(at: int, message: str) -> None:
+            rule = rules.elements[at - 1] if at <= len(rules.elements) else None
+            self.element_error(message, EL_CONDITIONAL, segment, position, loop, at, rule)
+
+        if kind == "P" and any(present) and not all(present):
+            for p, here in zip(positions, present, strict=True):
+                if not here:
+                    missing(p, f"{segment.id}{p:02d} is required when any of {names} is present")
+        elif kind == "R" and not any(present):
+            missing(positions[0], f"at least one of {names} is required")
+        elif kind == "C" and present[0] and not all(present[1:]):
+            for p, here in zip(positions[1:], present[1:], strict=True):
+                if not here:
+                    missing(p, f"{segment.id}{p:02d} is required when {segment.id}{positions[0]:02d} "
+                               "is present")
+        elif kind == "E" and sum(present) > 1:
+            second = [p for p, here in zip(positions, present, strict=True) if here][1]
+            rule = rules.elements[second - 1] if second <= len(rules.elements) else None
+            self.element_error(f"only one of {names} may be present", EL_EXCLUSION, segment, position, loop,
+                               second, rule, segment.get(second))
+        elif kind == "L" and present[0] and not any(present[1:]):
+            missing(positions[1], f"one of {'/'.join(f'{segment.id}{p:02d}' for p in positions[1:])} is "
+                                  f"required when {segment.id}{positions[0]:02d} is present")
 
     def _check_pwk(self, segment: Segment, position: int, loop: str) -> None:
         if segment.get(2):
@@ -331,57 +427,63 @@ class _Checker:
             if segment.get(2) not in allowed:
                 self.element_error(f"PWK02 {segment.get(2)!r} is not a valid attachment transmission code "
                                    f"for report type {segment.get(1)!r}", EL_BAD_CODE, segment, position,
-                                   loop, 2, ELEMENTS["PWK"][2], segment.get(2))
+                                   loop, 2, _rule(loop, "PWK", 2), segment.get(2))
 
-    def _check_clm(self, segment: Segment, position: int, loop: str) -> None:
-        if segment.get(5):
-            parts = segment.get(5).split(self.d.component)
-            for component, reference in ((1, "1331"), (2, "1332"), (3, "1325")):
-                if len(parts) < component or not parts[component - 1]:
-                    self.element_error(f"required component CLM05-{component} is empty", EL_MISSING,
-                                       segment, position, loop, 5, Element(reference, True),
-                                       component=component)
-
-    def _check_value(self, segment: Segment, position: int, loop: str, index: int, rule: Element,
-                     value: str) -> None:
+    def _check_value(self, segment: Segment, position: int, loop: str, index: int,
+                     rule: Element | ElementRule, value: str, component: int = 0) -> None:
         kind = rule.type
+        name = f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
         if kind == "AN" or kind == "ID":
             if rule.codes and value not in rule.codes:
-                self.element_error(f"{segment.id}{index:02d} {value!r} is not a valid code", EL_BAD_CODE,
-                                   segment, position, loop, index, rule, value)
-            elif len(value) > rule.max_len:
-                self.element_error(f"{segment.id}{index:02d} is {len(value)} characters long, at most "
-                                   f"{rule.max_len} allowed", EL_TOO_LONG, segment, position, loop, index,
-                                   rule, value)
-            elif index == 3 and segment.id == "DTP":
-                self._check_period(segment, position, loop, value)
+                self.element_error(f"{name} {value!r} is not a valid code", EL_BAD_CODE,
+                                   segment, position, loop, index, rule, value, component)
+            elif rule.reference == "1251" and not component and segment.get(index - 1) in _PERIOD_FORMATS:
+                self._check_period(segment, position, loop, index, rule, value)
+            else:
+                self._check_length(segment, position, loop, index, rule, value, component)
         elif kind == "R" or kind == "N0":
-            if _number(value) is None or (kind == "N0" and not value.isdigit()):
-                self.element_error(f"{segment.id}{index:02d} {value!r} is not a number", EL_BAD_CHAR,
-                                   segment, position, loop, index, rule, value)
+            digits = value[1:] if value[:1] == "-" else value
+            if _number(value) is None or (kind == "N0" and not digits.isdigit()) or value != value.strip():
+                self.element_error(f"{name} {value!r} is not a number", EL_BAD_CHAR,
+                                   segment, position, loop, index, rule, value, component)
+            elif len(digits) - digits.count(".") > rule.max_len:
+                self.element_error(f"{name} has more than {rule.max_len} digits", EL_TOO_LONG, segment,
+                                   position, loop, index, rule, value, component)
         elif kind == "DT":
             if ccyymmdd(value) is None:
-                self.element_error(f"{segment.id}{index:02d} {value!r} is not a valid date (CCYYMMDD)",
-                                   EL_BAD_DATE, segment, position, loop, index, rule, value)
+                self.element_error(f"{name} {value!r} is not a valid date (CCYYMMDD)",
+                                   EL_BAD_DATE, segment, position, loop, index, rule, value, component)
         elif kind == "TM" and not _valid_time(value):
-            self.element_error(f"{segment.id}{index:02d} {value!r} is not a valid time (HHMM)",
-                               EL_BAD_TIME, segment, position, loop, index, rule, value)
+            self.element_error(f"{name} {value!r} is not a valid time (HHMM)",
+                               EL_BAD_TIME, segment, position, loop, index, rule, value, component)
 
-    def _check_period(self, segment: Segment, position: int, loop: str, value: str) -> None:
-        rule = ELEMENTS["DTP"][3]
-        if segment.get(2) == "RD8":
+    def _check_length(self, segment: Segment, position: int, loop: str, index: int,
+                      rule: Element | ElementRule, value: str, component: int = 0) -> None:
+        name = f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
+        if len(value) > rule.max_len:
+            self.element_error(f"{name} is {len(value)} characters long, at most {rule.max_len} allowed",
+                               EL_TOO_LONG, segment, position, loop, index, rule, value, component)
+        elif len(value) < rule.min_len:
+            self.element_error(f"{name} is {len(value)} characters long, at least {rule.min_len} needed",
+                               EL_TOO_SHORT, segment, position, loop, index, rule, value, component)
+
+    def _check_period(self, segment: Segment, position: int, loop: str, index: int,
+                      rule: Element | ElementRule, value: str) -> None:
+        """A date or date range (DTP03, DMG02, PAT06, ...) in the format its qualifier names."""
+        name, ranged = f"{segment.id}{index:02d}", segment.get(index - 1) == "RD8"
+        if ranged:
             first, dash, last = value.partition("-")
             good = bool(dash) and _valid_date(first) and _valid_date(last)
             if good and first > last:
-                self.element_error(f"DTP03 range {value!r} ends before it starts", EL_BAD_DATE, segment,
-                                   position, loop, 3, rule, value)
+                self.element_error(f"{name} range {value!r} ends before it starts", EL_BAD_DATE, segment,
+                                   position, loop, index, rule, value)
                 return
         else:
             good = _valid_date(value)
         if not good:
-            kind = "date range (CCYYMMDD-CCYYMMDD)" if segment.get(2) == "RD8" else "date (CCYYMMDD)"
-            self.element_error(f"DTP03 {value!r} is not a valid {kind}", EL_BAD_DATE, segment, position,
-                               loop, 3, rule, value)
+            kind = "date range (CCYYMMDD-CCYYMMDD)" if ranged else "date (CCYYMMDD)"
+            self.element_error(f"{name} {value!r} is not a valid {kind}", EL_BAD_DATE, segment, position,
+                               loop, index, rule, value)
 
     def _check_sv101(self, segment: Segment, position: int, loop: str) -> None:
         parts = segment.get(1).split(self.d.component)
@@ -410,6 +512,11 @@ class _Checker:
 
     def _check_hl(self, segment: Segment, position: int, loop: str) -> None:
         number, parent, level = segment.get(1), segment.get(2), segment.get(3)
+        self.hl_count += 1
+        if number and number != str(self.hl_count):
+            self.element_error(f"HL01 {number!r} is out of sequence: the guide numbers a set's HLs 1, 2, "
+                               f"3, ... (expected {self.hl_count})", EL_PATTERN, segment, position, loop, 1,
+                               Element("628", True), number)
         expected = {"22": "20", "23": "22"}.get(level)
         if expected and self.hl_levels.get(parent) != expected:
             self.element_error(f"HL02 {parent!r} does not name an earlier HL at level {expected}",
@@ -478,7 +585,7 @@ def _structure_key(segment: Segment, component: str) -> tuple[str, str] | str:
 
 def _copy(frame: _Frame) -> _Frame:
     return _Frame(frame.loop, frame.slot, dict(frame.uses), dict(frame.children), frame.in_children,
-                  set(frame.seen_codes))
+                  set(frame.seen_codes), dict(frame.occurrences))
 
 
 _TRACKED = frozenset({"CLM", "HL", "SV1"})  # the segments track_claim acts on
@@ -489,9 +596,15 @@ _BLOCKS: dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]] = {}
 _BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
 _CLEAN: set[tuple[str, ...]] = set()
 _CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
-_PLAN = {segment_id: tuple(rules.items()) for segment_id, rules in ELEMENTS.items()}
-_SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl",
-            "CLM": "_check_clm"}
+_OCCURRENCES = occurrence_limits()
+_PERIOD_FORMATS = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
+_SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
+# components whose presence and codes a special check reports (with its own message)
+_SPECIAL_COMPONENTS = {"SV1": {1: (1, 2)}, "HI": {index: (1, 2) for index in range(1, 13)}}
+# the element whose code placing the segment checks: a loop's trigger element, a slot's qualifier
+_PLACED_QUALIFIER = {
+    **{(name, loop.trigger): loop.trigger_element for name, loop in LOOPS.items() if loop.trigger_codes},
+    **{(name, slot.segment): 1 for name, loop in LOOPS.items() for slot in loop.slots[1:] if slot.codes}}
 _SLOTS_BY_ID: dict[str, dict[str, tuple[int, ...]]] = {
     name: {segment: tuple(i for i, slot in enumerate(loop.slots) if slot.segment == segment)
            for segment in {slot.segment for slot in loop.slots}} for name, loop in LOOPS.items()}
@@ -505,6 +618,12 @@ _REQUIRED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.re
                    for name, loop in LOOPS.items()}
 _CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
                 for name, loop in LOOPS.items()}
+
+
+def _rule(loop: str, segment_id: str, index: int) -> ElementRule | None:
+    """An element's rule in a loop whatever the segment's qualifier (for the IK402 of an error)."""
+    rules = rules_for(loop, segment_id, "")
+    return rules.elements[index - 1] if rules is not None and index <= len(rules.elements) else None
 
 
 def _with_claim(error: X12Error, start: int, claim_id: str) -> X12Error:
