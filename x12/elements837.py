@@ -45,6 +45,13 @@ class SegmentRules:
     elements: tuple[ElementRule, ...]
     syntax: tuple[tuple[str, tuple[int, ...]], ...] = ()  # ('P', (8, 9)), ...
     max_use: int = 1
+    required: tuple[int, ...] = ()  # the positions of the required elements
+
+
+def _segment(qualifiers: frozenset[str], elements: tuple[ElementRule, ...],
+             syntax: tuple[tuple[str, tuple[int, ...]], ...], max_use: int) -> SegmentRules:
+    return SegmentRules(qualifiers, elements, syntax, max_use,
+                        tuple(i for i, rule in enumerate(elements, start=1) if rule.usage == "R"))
 
 
 # X12 data element 156 as the guide uses it: USPS state, district, territory and military codes and
@@ -132,8 +139,8 @@ def _merged(occurrences: list[SegmentRules]) -> SegmentRules:
         elements.append(ElementRule(base.reference, usage, base.type, base.min_len, base.max_len, codes,
                                     components if usage != "N" else ()))
     syntax = tuple(rule for rule in occurrences[0].syntax if all(rule in o.syntax for o in occurrences))
-    return SegmentRules(frozenset().union(*(o.qualifiers for o in occurrences)), tuple(elements), syntax,
-                        sum(o.max_use for o in occurrences))
+    return _segment(frozenset().union(*(o.qualifiers for o in occurrences)), tuple(elements), syntax,
+                    sum(o.max_use for o in occurrences))
 
 
 def _read() -> dict[tuple[str, str], tuple[tuple[SegmentRules, ...], SegmentRules]]:
@@ -146,7 +153,7 @@ def _read() -> dict[tuple[str, str], tuple[tuple[SegmentRules, ...], SegmentRule
                          for index, text in enumerate(elements_text.split(" | "), start=1))
         syntax = tuple(_syntax(rule) for rule in syntax_text.split())
         occurrences.setdefault((loop, segment), []).append(
-            SegmentRules(_first_codes(elements), elements, syntax, int(max_use)))
+            _segment(_first_codes(elements), elements, syntax, int(max_use)))
     return {key: (tuple(found), _merged(found) if len(found) > 1 else found[0])
             for key, found in occurrences.items()}
 

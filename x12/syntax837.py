@@ -342,10 +342,11 @@ class _Checker:
         segment_id, elements = segment.id, segment.elements
         count = len(elements)
         placed = _PLACED_QUALIFIER.get((loop, segment_id), 0)  # checked when the segment was placed
-        for index, rule in enumerate(rules.elements, start=1):
+        rule_list = rules.elements
+        for index in range(1, min(count, len(rule_list)) + 1):
+            value, rule = elements[index - 1], rule_list[index - 1]
             if index == placed and not rule.components:
                 continue
-            value = elements[index - 1] if index <= count else ""
             if rule.usage == "N":
                 if value and rule.reference:
                     self.element_error(f"{segment_id}{index:02d} is not used in loop {loop} (the guide "
@@ -359,6 +360,10 @@ class _Checker:
                 self._check_composite(segment, position, loop, index, rule, value)
             else:
                 self._check_value(segment, position, loop, index, rule, value)
+        for index in rules.required:  # required elements after the segment's last one
+            if index > count and index != placed:
+                self.element_error(f"required element {segment_id}{index:02d} is empty", EL_MISSING,
+                                   segment, position, loop, index, rule_list[index - 1])
         for kind, positions in rules.syntax:
             self._check_syntax(segment, position, loop, kind, positions, rules)
 
@@ -395,6 +400,8 @@ class _Checker:
         """X12.6 syntax rules: P paired, R at least one, C if the first then all, E at most one,
         L if the first then at least one of the others."""
         present = [bool(segment.get(p)) for p in positions]
+        if kind == "R" and any(present) or kind != "R" and not present[0] and kind in "CL":
+            return  # the common case: nothing to report
         names = "/".join(f"{segment.id}{p:02d}" for p in positions)
 
         def missing(at: int, message: str) -> None:
@@ -431,41 +438,55 @@ class _Checker:
 
     def _check_value(self, segment: Segment, position: int, loop: str, index: int,
                      rule: Element | ElementRule, value: str, component: int = 0) -> None:
+        # a value found clean under a rule is clean again (rules live as long as the module; a
+        # date's format comes from the element before it, so 1251 is not remembered)
+        key = (id(rule), value)
+        if key in _CLEAN_VALUES:
+            return
+        errors = self.result.errors
+        before = len(errors)
         kind = rule.type
-        name = f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
         if kind == "AN" or kind == "ID":
             if rule.codes and value not in rule.codes:
-                self.element_error(f"{name} {value!r} is not a valid code", EL_BAD_CODE,
-                                   segment, position, loop, index, rule, value, component)
+                self.element_error(f"{_name(segment, index, component)} {value!r} is not a valid code",
+                                   EL_BAD_CODE, segment, position, loop, index, rule, value, component)
             elif rule.reference == "1251" and not component and segment.get(index - 1) in _PERIOD_FORMATS:
                 self._check_period(segment, position, loop, index, rule, value)
+                return
             else:
                 self._check_length(segment, position, loop, index, rule, value, component)
         elif kind == "R" or kind == "N0":
             digits = value[1:] if value[:1] == "-" else value
             if _number(value) is None or (kind == "N0" and not digits.isdigit()) or value != value.strip():
-                self.element_error(f"{name} {value!r} is not a number", EL_BAD_CHAR,
-                                   segment, position, loop, index, rule, value, component)
+                self.element_error(f"{_name(segment, index, component)} {value!r} is not a number",
+                                   EL_BAD_CHAR, segment, position, loop, index, rule, value, component)
             elif len(digits) - digits.count(".") > rule.max_len:
-                self.element_error(f"{name} has more than {rule.max_len} digits", EL_TOO_LONG, segment,
-                                   position, loop, index, rule, value, component)
+                self.element_error(f"{_name(segment, index, component)} has more than {rule.max_len} "
+                                   "digits", EL_TOO_LONG, segment, position, loop, index, rule, value,
+                                   component)
         elif kind == "DT":
             if ccyymmdd(value) is None:
-                self.element_error(f"{name} {value!r} is not a valid date (CCYYMMDD)",
-                                   EL_BAD_DATE, segment, position, loop, index, rule, value, component)
+                self.element_error(f"{_name(segment, index, component)} {value!r} is not a valid date "
+                                   "(CCYYMMDD)", EL_BAD_DATE, segment, position, loop, index, rule, value,
+                                   component)
         elif kind == "TM" and not _valid_time(value):
-            self.element_error(f"{name} {value!r} is not a valid time (HHMM)",
+            self.element_error(f"{_name(segment, index, component)} {value!r} is not a valid time (HHMM)",
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
+        if len(errors) == before:
+            if len(_CLEAN_VALUES) >= _CLEAN_LIMIT:
+                _CLEAN_VALUES.clear()
+            _CLEAN_VALUES.add(key)
 
     def _check_length(self, segment: Segment, position: int, loop: str, index: int,
                       rule: Element | ElementRule, value: str, component: int = 0) -> None:
-        name = f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
         if len(value) > rule.max_len:
-            self.element_error(f"{name} is {len(value)} characters long, at most {rule.max_len} allowed",
-                               EL_TOO_LONG, segment, position, loop, index, rule, value, component)
+            self.element_error(f"{_name(segment, index, component)} is {len(value)} characters long, at "
+                               f"most {rule.max_len} allowed", EL_TOO_LONG, segment, position, loop, index,
+                               rule, value, component)
         elif len(value) < rule.min_len:
-            self.element_error(f"{name} is {len(value)} characters long, at least {rule.min_len} needed",
-                               EL_TOO_SHORT, segment, position, loop, index, rule, value, component)
+            self.element_error(f"{_name(segment, index, component)} is {len(value)} characters long, at "
+                               f"least {rule.min_len} needed", EL_TOO_SHORT, segment, position, loop, index,
+                               rule, value, component)
 
     def _check_period(self, segment: Segment, position: int, loop: str, index: int,
                       rule: Element | ElementRule, value: str) -> None:
@@ -596,6 +617,7 @@ _BLOCKS: dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]] = {}
 _BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
 _CLEAN: set[tuple[str, ...]] = set()
 _CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
+_CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _OCCURRENCES = occurrence_limits()
 _PERIOD_FORMATS = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
 _SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
@@ -618,6 +640,11 @@ _REQUIRED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.re
                    for name, loop in LOOPS.items()}
 _CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
                 for name, loop in LOOPS.items()}
+
+
+def _name(segment: Segment, index: int, component: int) -> str:
+    """An element's name in messages: SV104, CLM05-2."""
+    return f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
 
 
 def _rule(loop: str, segment_id: str, index: int) -> ElementRule | None:
