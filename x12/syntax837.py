@@ -448,7 +448,7 @@ class _Checker:
         kind = rule.type
         if kind == "AN" or kind == "ID":
             if rule.codes and value not in rule.codes:
-                self.element_error(f"{_name(segment, index, component)} {value!r} is not a valid code",
+                self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid code",
                                    EL_BAD_CODE, segment, position, loop, index, rule, value, component)
             elif rule.reference == "1251" and not component and segment.get(index - 1) in _PERIOD_FORMATS:
                 self._check_period(segment, position, loop, index, rule, value)
@@ -458,19 +458,19 @@ class _Checker:
         elif kind == "R" or kind == "N0":
             digits = value[1:] if value[:1] == "-" else value
             if _number(value) is None or (kind == "N0" and not digits.isdigit()) or value != value.strip():
-                self.element_error(f"{_name(segment, index, component)} {value!r} is not a number",
+                self.element_error(f"{_named(segment, index, component)} {value!r} is not a number",
                                    EL_BAD_CHAR, segment, position, loop, index, rule, value, component)
             elif len(digits) - digits.count(".") > rule.max_len:
-                self.element_error(f"{_name(segment, index, component)} has more than {rule.max_len} "
+                self.element_error(f"{_named(segment, index, component)} has more than {rule.max_len} "
                                    "digits", EL_TOO_LONG, segment, position, loop, index, rule, value,
                                    component)
         elif kind == "DT":
             if ccyymmdd(value) is None:
-                self.element_error(f"{_name(segment, index, component)} {value!r} is not a valid date "
+                self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid date "
                                    "(CCYYMMDD)", EL_BAD_DATE, segment, position, loop, index, rule, value,
                                    component)
         elif kind == "TM" and not _valid_time(value):
-            self.element_error(f"{_name(segment, index, component)} {value!r} is not a valid time (HHMM)",
+            self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid time (HHMM)",
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:
             if len(_CLEAN_VALUES) >= _CLEAN_LIMIT:
@@ -480,11 +480,11 @@ class _Checker:
     def _check_length(self, segment: Segment, position: int, loop: str, index: int,
                       rule: Element | ElementRule, value: str, component: int = 0) -> None:
         if len(value) > rule.max_len:
-            self.element_error(f"{_name(segment, index, component)} is {len(value)} characters long, at "
+            self.element_error(f"{_named(segment, index, component)} is {len(value)} characters long, at "
                                f"most {rule.max_len} allowed", EL_TOO_LONG, segment, position, loop, index,
                                rule, value, component)
         elif len(value) < rule.min_len:
-            self.element_error(f"{_name(segment, index, component)} is {len(value)} characters long, at "
+            self.element_error(f"{_named(segment, index, component)} is {len(value)} characters long, at "
                                f"least {rule.min_len} needed", EL_TOO_SHORT, segment, position, loop, index,
                                rule, value, component)
 
@@ -642,7 +642,7 @@ _CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.requi
                 for name, loop in LOOPS.items()}
 
 
-def _name(segment: Segment, index: int, component: int) -> str:
+def _named(segment: Segment, index: int, component: int) -> str:
     """An element's name in messages: SV104, CLM05-2."""
     return f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
 
