@@ -3,12 +3,15 @@ pyx12's map, and single edits of every sample both accept judged as pyx12 judges
 import random
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import pyx12
 
+from scrubber.answers import stamps_from
 from tests.x12oracle import as_x222a1, pyx12_errors
+from x12.ack999 import build_999
 from x12.elements837 import _EDITS, EXTERNAL, PLACES_OF_SERVICE, RULES, STATES
 from x12.reader import read_batch
 from x12.tokenizer import decode
@@ -184,7 +187,8 @@ def valid_samples():
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_single_edits_are_judged_as_pyx12_judges_them(valid_samples, seed):
-    """Every edit pyx12 finds an error in, we find one in. Where we find one and pyx12 does not, it
+    """Every edit pyx12 finds an error in, we find one in, and the 999 we answer it with validates
+    under pyx12. Where we find one and pyx12 does not, it
     is one pyx12 does not look for: a required segment or loop missing after a repeated loop
     trigger (a CLM, SBR or SVD twice), a leading space in a value, or a state code in one of the six
     N402s pyx12's map leaves without the list (x12.elements837._EDITS)."""
@@ -201,4 +205,7 @@ def test_single_edits_are_judged_as_pyx12_judges_them(valid_samples, seed):
         if ours and not theirs:
             assert what.startswith("space") or all(e.startswith("3 ") or "/N402 " in e for e in ours), \
                 (name, what, ours)
+        for interchange in read_batch(text, "edit").interchanges:  # the 999 naming the errors is valid
+            ack = build_999(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+            assert ack is None or pyx12_errors(ack) == [], (name, what, ack)
         judged += 1
