@@ -190,3 +190,8 @@ def test_a_segment_clean_under_one_separator_is_checked_again_under_another():
     # the same SV1 text read with ISA16 '>' no longer has a composite: SV101 qualifier is wrong
     other = clean.replace("*:~", "*>~", 1)
     assert ("2400/SV101-1 at segment 20", "8", "7", "C1") in errors(other)
+
+
+def test_a_composite_with_another_separator_is_one_error_not_one_per_check():
+    text = base().replace("SV1*HC:99457", "SV1*HC>99457")
+    assert errors(text) == [("2400/SV101-1 at segment 20", "8", "7", "C1")]

@@ -387,7 +387,7 @@ class _Checker:
                                        index, sub, part, component=number)
             elif part and number not in owned:
                 self._check_value(segment, position, loop, index, sub, part, number)
-            elif part and (sub.type == "AN" or sub.type == "ID"):
+            elif part and number > 1 and (sub.type == "AN" or sub.type == "ID"):  # a qualifier: its check's
                 self._check_length(segment, position, loop, index, sub, part, number)
         for number in range(1, len(components) + 1):
             missing = number > len(parts) or not parts[number - 1]
