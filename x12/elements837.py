@@ -32,10 +32,6 @@ class ElementRule:
     codes: frozenset[str] = frozenset()  # empty: any value (or an external code list)
     components: tuple[ElementRule, ...] = ()
 
-    @property
-    def required(self) -> bool:
-        return self.usage == "R"
-
 
 @dataclass(frozen=True)
 class SegmentRules:
@@ -46,6 +42,13 @@ class SegmentRules:
     syntax: tuple[tuple[str, tuple[int, ...]], ...] = ()  # ('P', (8, 9)), ...
     max_use: int = 1
     required: tuple[int, ...] = ()  # the positions of the required elements
+
+    def rule_at(self, index: int, component: int = 0) -> ElementRule | None:
+        """Element `index` (1-based), or its component `component`; None beyond the segment."""
+        rule = self.elements[index - 1] if 0 < index <= len(self.elements) else None
+        if rule is None or not component:
+            return rule
+        return rule.components[component - 1] if component <= len(rule.components) else None
 
 
 def _segment(qualifiers: frozenset[str], elements: tuple[ElementRule, ...],

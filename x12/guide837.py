@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Slot", "Loop", "LOOPS", "ROOT", "Element", "KNOWN_SEGMENTS", "MAX_ELEMENTS"]
+__all__ = ["Slot", "Loop", "LOOPS", "ROOT", "KNOWN_SEGMENTS", "MAX_ELEMENTS"]
 
 MANY = 10**9
 
@@ -123,18 +123,6 @@ _TABLE = [
 LOOPS: dict[str, Loop] = {loop.id: loop for loop in _TABLE}
 ROOT = "ST"
 KNOWN_SEGMENTS = frozenset(slot.segment for loop in _TABLE for slot in loop.slots) | {"ST", "SE"}
-
-
-@dataclass(frozen=True)
-class Element:
-    """One element rule: reference number, required, type (AN, ID, DT, TM, R, N0), length."""
-
-    reference: str
-    required: bool = False
-    type: str = "AN"
-    min_len: int = 1
-    max_len: int = 264
-    codes: frozenset[str] = frozenset()
 
 
 MAX_ELEMENTS = {"BHT": 6, "HL": 4, "NM1": 12, "N3": 2, "N4": 7, "REF": 4, "PER": 9, "SBR": 9,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
-from x12.elements837 import ElementRule, SegmentRules, occurrence_limits, rules_for
+from x12.elements837 import RULES, ElementRule, SegmentRules, occurrence_limits, rules_for
 from x12.errors import Level, X12Error
 from x12.guide837 import (
     KNOWN_SEGMENTS,
@@ -18,7 +18,6 @@ from x12.guide837 import (
     MAX_ELEMENTS,
     PRODUCT_QUALIFIERS,
     ROOT,
-    Element,
     Loop,
 )
 from x12.tokenizer import Delimiters, Segment, ccyymmdd
@@ -93,7 +92,7 @@ class _Checker:
             claim_start=self.claim_start, claim_id=self.claim_id))
 
     def element_error(self, message: str, code: str, segment: Segment, position: int, loop: str,
-                      element: int, rule: Element | ElementRule | None = None, value: str = "",
+                      element: int, rule: ElementRule | None = None, value: str = "",
                       component: int = 0) -> None:
         self.result.errors.append(X12Error(
             message, Level.SEGMENT, HAS_ELEMENT_ERRORS, segment.id, position, loop, element, component,
@@ -377,14 +376,13 @@ class _Checker:
                                loop, index, rule, value)
             return
         owned = _SPECIAL_COMPONENTS.get(segment.id, {}).get(index, ())  # a special check reports those
-        name = f"{segment.id}{index:02d}"
         for number, part in enumerate(parts, start=1):
             sub = components[number - 1]
             if sub.usage == "N":
                 if part:
-                    self.element_error(f"{name}-{number} is not used in loop {loop} (the guide marks it "
-                                       "not used); leave it empty", EL_NOT_USED, segment, position, loop,
-                                       index, sub, part, component=number)
+                    self.element_error(f"{_named(segment, index, number)} is not used in loop {loop} (the "
+                                       "guide marks it not used); leave it empty", EL_NOT_USED, segment,
+                                       position, loop, index, sub, part, component=number)
             elif part and number not in owned:
                 self._check_value(segment, position, loop, index, sub, part, number)
             elif part and number > 1 and (sub.type == "AN" or sub.type == "ID"):  # a qualifier: its check's
@@ -392,41 +390,41 @@ class _Checker:
         for number in range(1, len(components) + 1):
             missing = number > len(parts) or not parts[number - 1]
             if missing and components[number - 1].usage == "R" and number not in owned:
-                self.element_error(f"required component {name}-{number} is empty", EL_MISSING, segment,
-                                   position, loop, index, components[number - 1], component=number)
+                self.element_error(f"required component {_named(segment, index, number)} is empty",
+                                   EL_MISSING, segment, position, loop, index, components[number - 1],
+                                   component=number)
 
     def _check_syntax(self, segment: Segment, position: int, loop: str, kind: str,
                       positions: tuple[int, ...], rules: SegmentRules) -> None:
         """X12.6 syntax rules: P paired, R at least one, C if the first then all, E at most one,
         L if the first then at least one of the others."""
-        present = [bool(segment.get(p)) for p in positions]
-        if kind == "R" and any(present) or kind != "R" and not present[0] and kind in "CL":
-            return  # the common case: nothing to report
-        names = "/".join(f"{segment.id}{p:02d}" for p in positions)
+        present = [p for p in positions if segment.get(p)]
+        first, others = positions[0], positions[1:]
+        if kind == "P" and present and len(present) < len(positions):
+            for p in positions:
+                if p not in present:
+                    self._required_by_rule(segment, position, loop, rules, p, f"{_named(segment, p, 0)} is "
+                                           f"required when any of {_listed(segment, positions)} is present")
+        elif kind == "R" and not present:
+            self._required_by_rule(segment, position, loop, rules, first,
+                                   f"at least one of {_listed(segment, positions)} is required")
+        elif kind == "C" and first in present:
+            for p in others:
+                if p not in present:
+                    self._required_by_rule(segment, position, loop, rules, p, f"{_named(segment, p, 0)} is "
+                                           f"required when {_named(segment, first, 0)} is present")
+        elif kind == "E" and len(present) > 1:
+            second = present[1]
+            self.element_error(f"only one of {_listed(segment, positions)} may be present", EL_EXCLUSION,
+                               segment, position, loop, second, rules.rule_at(second), segment.get(second))
+        elif kind == "L" and first in present and len(present) == 1:
+            self._required_by_rule(segment, position, loop, rules, others[0],
+                                   f"one of {_listed(segment, others)} is required when "
+                                   f"{_named(segment, first, 0)} is present")
 
-        def missing(at: int, message: str) -> None:
-            rule = rules.elements[at - 1] if at <= len(rules.elements) else None
-            self.element_error(message, EL_CONDITIONAL, segment, position, loop, at, rule)
-
-        if kind == "P" and any(present) and not all(present):
-            for p, here in zip(positions, present, strict=True):
-                if not here:
-                    missing(p, f"{segment.id}{p:02d} is required when any of {names} is present")
-        elif kind == "R" and not any(present):
-            missing(positions[0], f"at least one of {names} is required")
-        elif kind == "C" and present[0] and not all(present[1:]):
-            for p, here in zip(positions[1:], present[1:], strict=True):
-                if not here:
-                    missing(p, f"{segment.id}{p:02d} is required when {segment.id}{positions[0]:02d} "
-                               "is present")
-        elif kind == "E" and sum(present) > 1:
-            second = [p for p, here in zip(positions, present, strict=True) if here][1]
-            rule = rules.elements[second - 1] if second <= len(rules.elements) else None
-            self.element_error(f"only one of {names} may be present", EL_EXCLUSION, segment, position, loop,
-                               second, rule, segment.get(second))
-        elif kind == "L" and present[0] and not any(present[1:]):
-            missing(positions[1], f"one of {'/'.join(f'{segment.id}{p:02d}' for p in positions[1:])} is "
-                                  f"required when {segment.id}{positions[0]:02d} is present")
+    def _required_by_rule(self, segment: Segment, position: int, loop: str, rules: SegmentRules,
+                          index: int, message: str) -> None:
+        self.element_error(message, EL_CONDITIONAL, segment, position, loop, index, rules.rule_at(index))
 
     def _check_pwk(self, segment: Segment, position: int, loop: str) -> None:
         if segment.get(2):
@@ -437,7 +435,7 @@ class _Checker:
                                    loop, 2, _rule(loop, "PWK", 2), segment.get(2))
 
     def _check_value(self, segment: Segment, position: int, loop: str, index: int,
-                     rule: Element | ElementRule, value: str, component: int = 0) -> None:
+                     rule: ElementRule, value: str, component: int = 0) -> None:
         # a value found clean under a rule is clean again (rules live as long as the module; a
         # date's format comes from the element before it, so 1251 is not remembered)
         key = (id(rule), value)
@@ -478,7 +476,7 @@ class _Checker:
             _CLEAN_VALUES.add(key)
 
     def _check_length(self, segment: Segment, position: int, loop: str, index: int,
-                      rule: Element | ElementRule, value: str, component: int = 0) -> None:
+                      rule: ElementRule, value: str, component: int = 0) -> None:
         if len(value) > rule.max_len:
             self.element_error(f"{_named(segment, index, component)} is {len(value)} characters long, at "
                                f"most {rule.max_len} allowed", EL_TOO_LONG, segment, position, loop, index,
@@ -489,9 +487,9 @@ class _Checker:
                                rule, value, component)
 
     def _check_period(self, segment: Segment, position: int, loop: str, index: int,
-                      rule: Element | ElementRule, value: str) -> None:
+                      rule: ElementRule, value: str) -> None:
         """A date or date range (DTP03, DMG02, PAT06, ...) in the format its qualifier names."""
-        name, ranged = f"{segment.id}{index:02d}", segment.get(index - 1) == "RD8"
+        name, ranged = _named(segment, index, 0), segment.get(index - 1) == "RD8"
         if ranged:
             first, dash, last = value.partition("-")
             good = bool(dash) and _valid_date(first) and _valid_date(last)
@@ -537,12 +535,12 @@ class _Checker:
         if number and number != str(self.hl_count):
             self.element_error(f"HL01 {number!r} is out of sequence: the guide numbers a set's HLs 1, 2, "
                                f"3, ... (expected {self.hl_count})", EL_PATTERN, segment, position, loop, 1,
-                               Element("628", True), number)
+                               _rule(loop, "HL", 1), number)
         expected = {"22": "20", "23": "22"}.get(level)
         if expected and self.hl_levels.get(parent) != expected:
             self.element_error(f"HL02 {parent!r} does not name an earlier HL at level {expected}",
                                EL_BAD_CODE if parent else EL_MISSING, segment, position, loop, 2,
-                               Element("734", True), parent)
+                               _rule(loop, "HL", 2), parent)
         self.hl_levels[number] = level
 
     # -- claims and balancing ---------------------------------------------------------------
@@ -579,13 +577,9 @@ class _Checker:
         self.claim_start, self.claim_id, self.claim_charge = 0, "", None
 
 
-_SV101_1 = Element("235", True, "ID", 2, 2)
-_HI_QUALIFIER = Element("1270", True, "ID", 1, 3)
-_HI_CODE = Element("1271", True, "AN", 1, 30)
 _HI_FOLLOWING = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
 _PWK_CT = frozenset({"AB", "AD", "AF", "AG", "NS"})
 _PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
-_SV101_2 = Element("234", True, "AN", 1, 48)
 
 
 def _fresh(frame: _Frame) -> bool:
@@ -647,10 +641,21 @@ def _named(segment: Segment, index: int, component: int) -> str:
     return f"{segment.id}{index:02d}" + (f"-{component}" if component else "")
 
 
-def _rule(loop: str, segment_id: str, index: int) -> ElementRule | None:
-    """An element's rule in a loop whatever the segment's qualifier (for the IK402 of an error)."""
-    rules = rules_for(loop, segment_id, "")
-    return rules.elements[index - 1] if rules is not None and index <= len(rules.elements) else None
+def _listed(segment: Segment, positions: tuple[int, ...]) -> str:
+    """Elements in messages: NM108/NM109."""
+    return "/".join(_named(segment, p, 0) for p in positions)
+
+
+def _rule(loop: str, segment_id: str, index: int, component: int = 0) -> ElementRule | None:
+    """An element's rule in a loop whatever the segment's qualifier, for the IK402 of an error: the
+    occurrences of a segment in a loop share their elements' references, so the first one serves."""
+    found = RULES.get((loop, segment_id))
+    return None if found is None else found[0][0].rule_at(index, component)
+
+
+# the rules the special checks report with (x12.elements837 holds every element's)
+_SV101_1, _SV101_2 = _rule("2400", "SV1", 1, 1), _rule("2400", "SV1", 1, 2)
+_HI_QUALIFIER, _HI_CODE = _rule("2300", "HI", 1, 1), _rule("2300", "HI", 1, 2)
 
 
 def _with_claim(error: X12Error, start: int, claim_id: str) -> X12Error:
