@@ -20,7 +20,7 @@ from scrubber.rules.input import malformed_hits
 __all__ = ["ClaimResult", "Checker"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ClaimResult:
     id: str | None
     format: str
@@ -29,6 +29,17 @@ class ClaimResult:
     verdict: Verdict
     findings: tuple[Finding, ...]
     claim: Claim | None = None
+
+    def __init__(self, id: str | None, format: str, source: str, patient: str | None,
+                 verdict: Verdict, findings: tuple[Finding, ...], claim: Claim | None = None) -> None:
+        # written out: see model.PatientIdentity
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "format", format)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "patient", patient)
+        object.__setattr__(self, "verdict", verdict)
+        object.__setattr__(self, "findings", findings)
+        object.__setattr__(self, "claim", claim)
 
     def as_json(self) -> dict:
         return {

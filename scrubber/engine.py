@@ -29,11 +29,17 @@ class Scope(enum.Enum):
     INPUT_ONLY = "input"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outcome:
     findings: tuple[Finding, ...]
     verdict: Verdict
     rule_set_version: str
+
+    def __init__(self, findings: tuple[Finding, ...], verdict: Verdict, rule_set_version: str) -> None:
+        # written out: see model.PatientIdentity
+        object.__setattr__(self, "findings", findings)
+        object.__setattr__(self, "verdict", verdict)
+        object.__setattr__(self, "rule_set_version", rule_set_version)
 
 
 _ALL_RULES = tuple(rule_id for rule_id in REGISTRY if rule_id != MALFORMED_RULE)

@@ -26,7 +26,7 @@ class Verdict(enum.Enum):
     BLOCK = "block"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Hit:
     """What a rule reports; the engine stamps the rule id and the profile's severity."""
 
@@ -38,8 +38,20 @@ class Hit:
     evidence: tuple[str, ...] = ()
     minor: bool = False
 
+    def __init__(self, message: str, suggestion: str, line: int | None = None,
+                 code: str | None = None, location: str | None = None,
+                 evidence: tuple[str, ...] = (), minor: bool = False) -> None:
+        # written out: see model.PatientIdentity
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "suggestion", suggestion)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "location", location)
+        object.__setattr__(self, "evidence", evidence)
+        object.__setattr__(self, "minor", minor)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Finding:
     rule: str
     severity: Severity
@@ -49,6 +61,19 @@ class Finding:
     code: str | None = None
     location: str | None = None
     evidence: tuple[str, ...] = field(default=())
+
+    def __init__(self, rule: str, severity: Severity, message: str, suggestion: str,
+                 line: int | None = None, code: str | None = None, location: str | None = None,
+                 evidence: tuple[str, ...] = ()) -> None:
+        # written out: see model.PatientIdentity
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "suggestion", suggestion)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "location", location)
+        object.__setattr__(self, "evidence", evidence)
 
     def sort_key(self) -> tuple:
         return (self.line or 0, self.severity.rank, self.rule, self.code or "", self.message)

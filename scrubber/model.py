@@ -19,13 +19,25 @@ class Frequency(enum.Enum):
     VOID = "void"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PatientIdentity:
     mrn: str | None = None
     member_id: str | None = None
     last_name: str | None = None
     first_name: str | None = None
     birth_date: date | None = None
+
+    def __init__(self, mrn: str | None = None, member_id: str | None = None,
+                 last_name: str | None = None, first_name: str | None = None,
+                 birth_date: date | None = None) -> None:
+        # written out (init=False): compiled, a generated __init__ stays interpreted and costs
+        # ten to twenty times as much (README, "Compiled build"); tests/test_inits.py holds each
+        # written-out __init__ to its class's fields
+        object.__setattr__(self, "mrn", mrn)
+        object.__setattr__(self, "member_id", member_id)
+        object.__setattr__(self, "last_name", last_name)
+        object.__setattr__(self, "first_name", first_name)
+        object.__setattr__(self, "birth_date", birth_date)
 
     @property
     def display_id(self) -> str | None:
@@ -46,7 +58,7 @@ class SyntaxIssue:
     code: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ServiceLine:
     """One SV1 or FT1. Raw text is kept where a value could not be interpreted."""
 
@@ -63,6 +75,27 @@ class ServiceLine:
     billing_provider: str | None = None
     credit: bool = False
     locations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def __init__(self, number: int, code: str | None, modifiers: tuple[str, ...] = (),
+                 units: int | None = None, units_text: str | None = None,
+                 date_from: date | None = None, date_to: date | None = None,
+                 date_text: str | None = None, charge: str | None = None,
+                 diagnosis_pointers: tuple[str, ...] = (), billing_provider: str | None = None,
+                 credit: bool = False, locations: dict[str, str] | None = None) -> None:
+        # written out: see PatientIdentity
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "modifiers", modifiers)
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "units_text", units_text)
+        object.__setattr__(self, "date_from", date_from)
+        object.__setattr__(self, "date_to", date_to)
+        object.__setattr__(self, "date_text", date_text)
+        object.__setattr__(self, "charge", charge)
+        object.__setattr__(self, "diagnosis_pointers", diagnosis_pointers)
+        object.__setattr__(self, "billing_provider", billing_provider)
+        object.__setattr__(self, "credit", credit)
+        object.__setattr__(self, "locations", {} if locations is None else locations)
 
     @property
     def service_date(self) -> date | None:
@@ -81,7 +114,7 @@ class ServiceLine:
                 self.billing_provider, self.credit)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Claim:
     claim_id: str | None
     format: str
@@ -95,6 +128,25 @@ class Claim:
     documentation: PatientRecord | None = None
     issues: tuple[SyntaxIssue, ...] = ()
     locations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def __init__(self, claim_id: str | None, format: str, source: str, patient: PatientIdentity,
+                 lines: tuple[ServiceLine, ...], frequency: Frequency = Frequency.ORIGINAL,
+                 billing_provider: str | None = None, payer_id: str | None = None,
+                 attachments: tuple[str, ...] = (), documentation: PatientRecord | None = None,
+                 issues: tuple[SyntaxIssue, ...] = (), locations: dict[str, str] | None = None) -> None:
+        # written out: see PatientIdentity
+        object.__setattr__(self, "claim_id", claim_id)
+        object.__setattr__(self, "format", format)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "patient", patient)
+        object.__setattr__(self, "lines", lines)
+        object.__setattr__(self, "frequency", frequency)
+        object.__setattr__(self, "billing_provider", billing_provider)
+        object.__setattr__(self, "payer_id", payer_id)
+        object.__setattr__(self, "attachments", attachments)
+        object.__setattr__(self, "documentation", documentation)
+        object.__setattr__(self, "issues", issues)
+        object.__setattr__(self, "locations", {} if locations is None else locations)
 
     @property
     def malformed(self) -> bool:

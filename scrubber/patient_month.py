@@ -16,7 +16,7 @@ __all__ = ["BilledLine", "PatientMonth", "full_minutes", "supported_management",
            "supported_device"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class BilledLine:
     """A checked line: from the claim being scrubbed or from an accepted earlier claim."""
 
@@ -28,6 +28,19 @@ class BilledLine:
     claim_id: str | None
     number: int
     current: bool
+
+    def __init__(self, code: str, units: int, date_from: date, date_to: date,
+                 billing_provider: str | None, claim_id: str | None, number: int,
+                 current: bool) -> None:
+        # written out: see model.PatientIdentity
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "date_from", date_from)
+        object.__setattr__(self, "date_to", date_to)
+        object.__setattr__(self, "billing_provider", billing_provider)
+        object.__setattr__(self, "claim_id", claim_id)
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "current", current)
 
     @property
     def service_date(self) -> date:

@@ -32,7 +32,7 @@ EL_BAD_CHAR, EL_BAD_CODE, EL_BAD_DATE, EL_BAD_TIME, EL_EXCLUSION = "6", "7", "8"
 EL_TOO_MANY_COMPONENTS, EL_NOT_USED, EL_PATTERN = "13", "I10", "I12"
 
 
-@dataclass
+@dataclass(init=False)
 class _Frame:
     loop: Loop
     slot: int = 0
@@ -41,6 +41,19 @@ class _Frame:
     in_children: bool = False
     seen_codes: set[str] = field(default_factory=set)
     occurrences: dict[tuple[str, int], int] = field(default_factory=dict)  # uses per qualified occurrence
+
+    def __init__(self, loop: Loop, slot: int = 0, uses: dict[int, int] | None = None,
+                 children: dict[str, int] | None = None, in_children: bool = False,
+                 seen_codes: set[str] | None = None,
+                 occurrences: dict[tuple[str, int], int] | None = None) -> None:
+        # written out (init=False): see scrubber.model.PatientIdentity
+        self.loop = loop
+        self.slot = slot
+        self.uses = {} if uses is None else uses
+        self.children = {} if children is None else children
+        self.in_children = in_children
+        self.seen_codes = set() if seen_codes is None else seen_codes
+        self.occurrences = {} if occurrences is None else occurrences
 
 
 @dataclass
