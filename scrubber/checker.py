@@ -48,11 +48,17 @@ class ClaimResult:
         }
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class _Accepted:
     claim: Claim
     lines: list[BilledLine] = field(default_factory=list)
     number: int = 0
+
+    def __init__(self, claim: Claim, lines: list[BilledLine] | None = None, number: int = 0) -> None:
+        # written out: see scrubber.model.PatientIdentity
+        self.claim = claim
+        self.lines = [] if lines is None else lines
+        self.number = number
 
 
 class Checker:

@@ -14,10 +14,8 @@ class Severity(enum.Enum):
 
     @property
     def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-
-_SEVERITY_RANK = {Severity.BLOCK: 0, Severity.FLAG: 1, Severity.INFO: 2}
+        # by identity: an Enum member's hash is a Python-level call, even compiled
+        return 0 if self is Severity.BLOCK else 1 if self is Severity.FLAG else 2
 
 
 class Verdict(enum.Enum):
@@ -90,7 +88,7 @@ class Finding:
 
 
 def verdict_of(findings) -> Verdict:
-    severities = {f.severity for f in findings}
+    severities = [f.severity for f in findings]  # compared by identity, not hashed (see rank)
     if Severity.BLOCK in severities:
         return Verdict.BLOCK
     if Severity.FLAG in severities:

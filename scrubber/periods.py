@@ -14,12 +14,17 @@ __all__ = ["Window", "month_of", "month_window", "device_window", "episode_windo
 PERIOD_DAYS = 30
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, init=False)
 class Window:
     """An inclusive range of days."""
 
     start: date
     end: date
+
+    def __init__(self, start: date, end: date) -> None:
+        # written out: see scrubber.model.PatientIdentity
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
 
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.end

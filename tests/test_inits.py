@@ -41,6 +41,8 @@ def _sample(kind, avoid=dataclasses.MISSING):
         return _sample(next(a for a in args if a is not type(None)), avoid)
     if origin is tuple:
         return (_sample(args[0]),)
+    if origin is list:
+        return [_sample(args[0])]
     if origin is dict:
         return {_sample(args[0]): _sample(args[1])}
     if origin in (set, frozenset):
@@ -72,7 +74,7 @@ def _build(cls):
 def test_the_hot_classes_are_written_out():
     names = {cls.__qualname__ for cls in WRITTEN_OUT}
     assert {"Hit", "Finding", "PatientIdentity", "ServiceLine", "Claim", "BilledLine", "ClaimResult",
-            "Outcome", "_Frame"} <= names
+            "Outcome", "_Frame", "Window", "_Accepted"} <= names
 
 
 @pytest.mark.parametrize("cls", WRITTEN_OUT, ids=lambda cls: cls.__qualname__)
