@@ -317,11 +317,14 @@ class _Checker:
 
     # -- elements ---------------------------------------------------------------------------
     def check_elements(self, segment: Segment, position: int, loop: str) -> None:
-        segment_id, elements = segment.id, segment.elements
+        segment_id = segment.id
         # Element checks depend only on the segment's text, its loop and the component separator
         # (HL also on the HLs before it), so a segment seen clean before is clean again: batches
         # repeat most of their segments (providers, payers, subscriber details, codes, dates).
-        key = (self.d.component, loop, segment_id, *elements) if segment_id != "HL" else None
+        element = self.d.element
+        key = None if segment_id == "HL" else (
+            self.d.component, element, loop,
+            segment.text or element.join([segment_id, *segment.elements]))
         if key is not None and key in _CLEAN:
             return
         errors_before = len(self.result.errors)
@@ -622,7 +625,7 @@ _QUALIFIED = frozenset(
     | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
 _BLOCKS: dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]] = {}
 _BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
-_CLEAN: set[tuple[str, ...]] = set()
+_CLEAN: set[tuple[str, str, str, str]] = set()
 _CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _OCCURRENCES = occurrence_limits()

@@ -29,14 +29,17 @@ class Delimiters:
 
 
 class Segment:
-    """One segment: its id, its elements (1-based through `get`) and its position in the file."""
+    """One segment: its id, its elements (1-based through `get`) and its position in the file;
+    `text`, when the tokenizer made it, is the segment as written (id and elements joined by the
+    element separator), kept because one string is cheaper to remember than the parts."""
 
-    __slots__ = ("id", "elements", "position")
+    __slots__ = ("id", "elements", "position", "text")
 
-    def __init__(self, id: str, elements: list[str], position: int):
+    def __init__(self, id: str, elements: list[str], position: int, text: str = ""):
         self.id = id
         self.elements = elements
         self.position = position
+        self.text = text
 
     def __repr__(self) -> str:
         return f"Segment({self.id!r}, {self.elements!r}, {self.position})"
@@ -218,7 +221,7 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
                     issues.append(X12Error(f"segment {segment_id[:3]!r} is not terminated by {terminator!r}",
                                            Level.INTERCHANGE, "023", segment_id[:3], position))
                 del parts[0]
-                yield Segment(segment_id, parts, position)
+                yield Segment(segment_id, parts, position, raw)
                 if segment_id == "IEA":
                     offset = _skip_space(text, min(offset, length))
                     return
