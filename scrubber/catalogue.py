@@ -95,7 +95,10 @@ class Catalogue:
     conversion_factor: float
 
     def code(self, code: str | None) -> CodeInfo | None:
-        return self.codes.get(code) if code else None
+        # `in` and `[]` on the read-only view are C slots; `.get` is a method call, several times
+        # the cost compiled (a hot call: every rule asks)
+        codes = self.codes
+        return codes[code] if code and code in codes else None
 
     def profile(self, name: str) -> Profile:
         try:

@@ -36,7 +36,7 @@ def applicability(rule: Callable) -> tuple[frozenset[str] | None, bool] | None:
 
 def lines_of(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:
     """The claim's checkable lines with one of `codes` (all catalogue codes when none given)."""
-    return list(month.lines_with(claim, codes))
+    return month.lines_with(claim, codes)
 
 
 def same_month(a: BilledLine, b: BilledLine) -> bool:
