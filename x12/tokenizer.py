@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -67,6 +68,7 @@ class Interchange:
     leading: str = ""
 
 
+@functools.lru_cache(maxsize=4096)  # a batch repeats a few hundred dates (service, birth, sent)
 def ccyymmdd(text: str) -> date | None:
     """An X12 date (CCYYMMDD), or None when the text is not one."""
     if len(text) != 8 or not text.isdigit():

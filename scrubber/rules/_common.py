@@ -48,7 +48,7 @@ def same_period(month: PatientMonth, a: BilledLine, b: BilledLine) -> bool:
 
 
 def month_label(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+    return day.isoformat()[:7]  # YYYY-MM (isoformat pads the year to four digits)
 
 
 def days_label(days: list[date]) -> str:
