@@ -3,6 +3,7 @@ claim is checked, and the questions the rules ask of it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
@@ -108,7 +109,7 @@ class PatientMonth:
             self._lines[id(claim)] = cached
         return cached[1]
 
-    def lines_with(self, claim: Claim, codes: tuple[str, ...]) -> list[BilledLine]:
+    def lines_with(self, claim: Claim, codes: Collection[str]) -> list[BilledLine]:
         """The claim's checkable lines with one of `codes` (all catalogue codes when empty). Not
         kept: rules ask for different codes (a cache of the answers missed 59 % of the time and
         cost more than filtering a claim's few lines again)."""

@@ -1,15 +1,16 @@
 """Helpers shared by the rule families."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 
 from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import month_window
 
-__all__ = ["applies_to", "applicability", "lines_of", "same_month", "same_period", "month_label",
-           "days_label", "first_management_lines", "documented", "units_in_month"]
+__all__ = ["applies_to", "applicability", "lines_of", "lines_in", "same_month", "same_period",
+           "month_label", "days_label", "first_management_lines", "documented", "documented_in",
+           "units_in_month"]
 
 
 # rule function -> (codes or None for any catalogue code, needs documentation); kept beside the
@@ -39,6 +40,12 @@ def lines_of(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]
     return month.lines_with(claim, codes)
 
 
+def lines_in(month: PatientMonth, claim: Claim, codes: Collection[str]) -> list[BilledLine]:
+    """lines_of for a set of codes kept in a constant: `lines_of(..., *CONSTANT)` would unpack it
+    into a new tuple and, compiled, call through the generic path on every claim."""
+    return month.lines_with(claim, codes)
+
+
 def same_month(a: BilledLine, b: BilledLine) -> bool:
     return (a.service_date.year, a.service_date.month) == (b.service_date.year, b.service_date.month)
 
@@ -60,7 +67,12 @@ def days_label(days: list[date]) -> str:
 
 def documented(month: PatientMonth, claim: Claim, *codes: str) -> list[BilledLine]:
     """The claim's lines of `codes` that have documentation; the others are skipped."""
-    return [line for line in lines_of(month, claim, *codes) if month.has_documentation_for(line)]
+    return documented_in(month, claim, codes)
+
+
+def documented_in(month: PatientMonth, claim: Claim, codes: Collection[str]) -> list[BilledLine]:
+    """documented for a set of codes kept in a constant (see lines_in)."""
+    return [line for line in month.lines_with(claim, codes) if month.has_documentation_for(line)]
 
 
 def first_management_lines(month: PatientMonth, claim: Claim) -> list[BilledLine]:

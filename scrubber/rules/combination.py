@@ -8,9 +8,10 @@ from scrubber.findings import Hit
 from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import device_window
-from scrubber.rules._common import applies_to, lines_of, month_label, same_month, same_period
+from scrubber.rules._common import applies_to, lines_in, lines_of, month_label, same_month, same_period
 
 ONCE_PER_PERIOD = ("99454", "99445", "99457", "99470", "99091")
+_MANAGEMENT_OR_DEVICE = MANAGEMENT_CODES | DEVICE_CODES
 
 
 def _listing(lines: list[BilledLine]) -> str:
@@ -68,7 +69,7 @@ def rpm_with_rtm(month: PatientMonth, claim: Claim, profile: Profile) -> Iterato
 
 @applies_to(*ONCE_PER_PERIOD)
 def once_per_period(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
-    for line in lines_of(month, claim, *ONCE_PER_PERIOD):
+    for line in lines_in(month, claim, ONCE_PER_PERIOD):
         repeats = [o for o in month.earlier(claim, line)
                    if o.code == line.code and same_period(month, o, line)]
         if repeats:
@@ -169,7 +170,7 @@ def interpretation_with_management(month: PatientMonth, claim: Claim,
 @applies_to(*MANAGEMENT_CODES, *DEVICE_CODES)
 def split_billing_practitioners(month: PatientMonth, claim: Claim,
                                 profile: Profile) -> Iterator[Hit]:
-    for line in lines_of(month, claim, *MANAGEMENT_CODES, *DEVICE_CODES):
+    for line in lines_in(month, claim, _MANAGEMENT_OR_DEVICE):
         group = MANAGEMENT_CODES if line.code in MANAGEMENT_CODES else DEVICE_CODES
         if not line.billing_provider:
             continue
@@ -186,7 +187,7 @@ def split_billing_practitioners(month: PatientMonth, claim: Claim,
 
 @applies_to(*MANAGEMENT_CODES)
 def service_date_spans_months(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
-    for line in lines_of(month, claim, *MANAGEMENT_CODES):
+    for line in lines_in(month, claim, MANAGEMENT_CODES):
         if (line.date_from.year, line.date_from.month) != (line.date_to.year, line.date_to.month):
             yield Hit(f"{line.code} is dated {line.date_from.isoformat()} to "
                       f"{line.date_to.isoformat()}, across a month boundary; management time is "

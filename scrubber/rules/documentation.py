@@ -21,8 +21,9 @@ from scrubber.rules._common import (
     applies_to,
     days_label,
     documented,
+    documented_in,
     first_management_lines,
-    lines_of,
+    lines_in,
     month_label,
     units_in_month,
 )
@@ -50,7 +51,7 @@ def _supported_text(month: PatientMonth, line: BilledLine, profile: Profile) -> 
 
 @applies_to(*RPM_CODES)
 def documentation_missing(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
-    for line in lines_of(month, claim, *RPM_CODES):
+    for line in lines_in(month, claim, RPM_CODES):
         if not month.has_documentation_for(line):
             what = ("time entries dated in " + month_label(line.service_date)
                     if line.code in MANAGEMENT_CODES
@@ -59,7 +60,7 @@ def documentation_missing(month: PatientMonth, claim: Claim, profile: Profile) -
             yield Hit(f"{line.code} is billed but there are no {what} for this patient",
                       "Send the documentation for the period before billing, or hold the line",
                       line=line.number, code=line.code)
-    if lines_of(month, claim, *RPM_CODES):
+    if lines_in(month, claim, RPM_CODES):
         for control in claim.attachments:
             if control not in month.attachments:
                 yield Hit(f"the claim refers to attachment {control} (PWK) but it never arrived",
@@ -167,7 +168,7 @@ def _management_needed(month: PatientMonth, claim: Claim, line: BilledLine) -> i
 @applies_to(*MANAGEMENT_CODES, "99454", "99445", documented=True)
 def service_before_threshold_met(month: PatientMonth, claim: Claim,
                                  profile: Profile) -> Iterator[Hit]:
-    for line in documented(month, claim, *MANAGEMENT_CODES):
+    for line in documented_in(month, claim, MANAGEMENT_CODES):
         window = month_window(line.service_date)
         needed = _management_needed(month, claim, line)
         yield from _early(line, needed, month.minutes, window, "minutes", month)
@@ -243,7 +244,7 @@ def _still_supported(month: PatientMonth, claim: Claim, line: BilledLine, minute
 @applies_to(*RPM_CODES, documented=True)
 def consent_missing(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     consents = month.consent_dates()
-    for line in documented(month, claim, *RPM_CODES):
+    for line in documented_in(month, claim, RPM_CODES):
         required, basis = _consent_deadline(month, line, profile)
         if consents and consents[0] <= required:
             continue
@@ -310,7 +311,7 @@ def unbilled_addon_time(month: PatientMonth, claim: Claim, profile: Profile) -> 
 def unbilled_management_time(month: PatientMonth, claim: Claim, profile: Profile) -> Iterator[Hit]:
     billed = month.all_billed(claim)
     seen = set()
-    for line in lines_of(month, claim, *RPM_CODES):
+    for line in lines_in(month, claim, RPM_CODES):
         window = month_window(line.service_date)
         if window in seen:
             continue
