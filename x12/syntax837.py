@@ -384,6 +384,21 @@ class _Checker:
 
     def _check_composite(self, segment: Segment, position: int, loop: str, index: int,
                          rule: ElementRule, value: str) -> None:
+        # a composite found clean under a rule with this separator is clean again (its checks read
+        # only its own components; the segment around it may be new, as a CLM's is)
+        key = (id(rule), self.d.component, value)
+        if key in _CLEAN_COMPOSITES:
+            return
+        errors = self.result.errors
+        before = len(errors)
+        self._check_components(segment, position, loop, index, rule, value)
+        if len(errors) == before:
+            if len(_CLEAN_COMPOSITES) >= _CLEAN_LIMIT:
+                _CLEAN_COMPOSITES.clear()
+            _CLEAN_COMPOSITES.add(key)
+
+    def _check_components(self, segment: Segment, position: int, loop: str, index: int,
+                          rule: ElementRule, value: str) -> None:
         parts = value.split(self.d.component)
         components = rule.components
         if len(parts) > len(components):
@@ -628,6 +643,7 @@ _BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
 _CLEAN: set[tuple[str, str, str, str]] = set()
 _CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
+_CLEAN_COMPOSITES: set[tuple[int, str, str]] = set()  # (rule id, component separator, value)
 _OCCURRENCES = occurrence_limits()
 _PERIOD_FORMATS = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
 _SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
