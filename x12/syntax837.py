@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from x12.elements837 import RULES, ElementRule, SegmentRules, occurrence_limits, rules_for
 from x12.errors import Level, X12Error
@@ -330,9 +331,7 @@ class _Checker:
         errors_before = len(self.result.errors)
         self._check_elements(segment, position, loop)
         if key is not None and len(self.result.errors) == errors_before:
-            if len(_CLEAN) >= _CLEAN_LIMIT:
-                _CLEAN.clear()
-            _CLEAN.add(key)
+            _remember(_CLEAN, key)
 
     def _check_elements(self, segment: Segment, position: int, loop: str) -> None:
         segment_id, elements = segment.id, segment.elements
@@ -393,9 +392,7 @@ class _Checker:
         before = len(errors)
         self._check_components(segment, position, loop, index, rule, value)
         if len(errors) == before:
-            if len(_CLEAN_COMPOSITES) >= _CLEAN_LIMIT:
-                _CLEAN_COMPOSITES.clear()
-            _CLEAN_COMPOSITES.add(key)
+            _remember(_CLEAN_COMPOSITES, key)
 
     def _check_components(self, segment: Segment, position: int, loop: str, index: int,
                           rule: ElementRule, value: str) -> None:
@@ -502,9 +499,7 @@ class _Checker:
             self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid time (HHMM)",
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:
-            if len(_CLEAN_VALUES) >= _CLEAN_LIMIT:
-                _CLEAN_VALUES.clear()
-            _CLEAN_VALUES.add(key)
+            _remember(_CLEAN_VALUES, key)
 
     def _check_length(self, segment: Segment, position: int, loop: str, index: int,
                       rule: ElementRule, value: str, component: int = 0) -> None:
@@ -641,7 +636,8 @@ _QUALIFIED = frozenset(
 _BLOCKS: dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]] = {}
 _BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
 _CLEAN: set[tuple[str, str, str, str]] = set()
-_CLEAN_LIMIT = 20_000  # a few MB at most; cleared when full
+_CLEAN_LIMIT = 20_000  # a few MB at most each; cleared when full
+_Key = TypeVar("_Key")
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _CLEAN_COMPOSITES: set[tuple[int, str, str]] = set()  # (rule id, component separator, value)
 _OCCURRENCES = occurrence_limits()
@@ -666,6 +662,13 @@ _REQUIRED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.re
                    for name, loop in LOOPS.items()}
 _CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
                 for name, loop in LOOPS.items()}
+
+
+def _remember(clean: set[_Key], key: _Key) -> None:
+    """Add what was found clean to one of the clean caches, emptying it first when it is full."""
+    if len(clean) >= _CLEAN_LIMIT:
+        clean.clear()
+    clean.add(key)
 
 
 def _named(segment: Segment, index: int, component: int) -> str:
