@@ -132,12 +132,14 @@ def _valid_samples() -> list[tuple[str, str]]:
     return samples
 
 
-_KINDS = ("empty", "long", "alpha", "code", "space", "drop", "repeat", "trailing")
+_KINDS = ("empty", "long", "alpha", "code", "space", "character", "drop", "repeat", "trailing")
+_OUTSIDE_THE_SET = ("\u00c9", "\u00f1", "\u20ac", "\x07", "\t", "\x7f")  # not printable ASCII
 
 
 def _edit(text: str, rng: random.Random) -> tuple[str, str] | None:
     """One edit of one segment between ST and SE, with SE01 recounted: an element emptied,
-    lengthened, made alphanumeric, given a made-up code or a leading space; the segment dropped,
+    lengthened, made alphanumeric, given a made-up code, a leading space or a character outside the
+    X12 character set; the segment dropped,
     repeated, or given a trailing separator."""
     element, terminator = text[3], text[105]
     segments = text.split(terminator)
@@ -160,8 +162,10 @@ def _edit(text: str, rng: random.Random) -> tuple[str, str] | None:
         old = parts[at]
         if kind == "empty" and not old:
             return None
+        cut = rng.randrange(len(old) + 1)
         parts[at] = {"empty": "", "long": (old or "A") + "X" * 90, "alpha": "A1B", "code": "ZZ",
-                     "space": " " + old}[kind]
+                     "space": " " + old,
+                     "character": old[:cut] + rng.choice(_OUTSIDE_THE_SET) + old[cut:]}[kind]
         while len(parts) > 1 and not parts[-1]:
             parts.pop()
         new = [element.join(parts)]

@@ -96,6 +96,15 @@ CASES = {
         lambda t: t.replace("*11:B:1*", "*00:B:1*"), ("2300/CLM05-1 at segment 16", "8", "7", "C1")),
     "number with a space": (
         lambda t: t.replace("*UN*1***1", "*UN* 1***1"), ("2400/SV104 at segment 20", "8", "6", "C1")),
+    # the X12 character set of 005010: printable ASCII (pyx12's check on AN and ID values)
+    "letter outside the character set": (
+        lambda t: t.replace("NM1*IL*1*DOE*", "NM1*IL*1*DO\u00c9*"),
+        ("2010BA/NM103 at segment 13", "8", "6", "")),
+    "control character": (
+        lambda t: t.replace("REF*EA*MRN-1~", "REF*EA*MRN\x07-1~"),
+        ("2300/REF02 at segment 17", "8", "6", "C1")),
+    "tab in an address": (
+        lambda t: t.replace("N3*1 MAIN ST~", "N3*1 MAIN\tST~"), ("2010AA/N301 at segment 8", "8", "6", "")),
 }
 
 
@@ -195,3 +204,26 @@ def test_a_segment_clean_under_one_separator_is_checked_again_under_another():
 def test_a_composite_with_another_separator_is_one_error_not_one_per_check():
     text = base().replace("SV1*HC:99457", "SV1*HC>99457")
     assert errors(text) == [("2400/SV101-1 at segment 20", "8", "7", "C1")]
+
+
+def test_a_character_outside_the_set_is_named_by_code_point_not_by_the_value():
+    """The message locates the character; it does not repeat the value (a name is PHI), and the
+    999's copy of the bad element (IK404) carries only characters of the set."""
+    from scrubber.answers import stamps_from
+    from x12.ack999 import build_999
+
+    text = base().replace("NM1*IL*1*DOE*", "NM1*IL*1*MU\u00d1OZ*")
+    (interchange,) = read_batch(text, "t").interchanges
+    (error,) = interchange.groups[0].sets[0].errors
+    assert error.message == ("NM103 has a character outside the X12 character set (U+00D1 at position 3 "
+                             "of 5)")
+    ack = build_999(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    assert "IK4*3*1035*6*MU OZ~" in ack and ack.isascii() and pyx12_errors(ack) == []
+
+
+def test_the_whole_extended_set_is_accepted():
+    """Every printable ASCII character but the interchange's own separators (*, :, ^, ~) is part of
+    005010's extended set: lower case and the specials pass in a name, as pyx12 lets them pass."""
+    specials = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "*:^~")
+    text = base().replace("NM1*IL*1*DOE*JANE*", f"NM1*IL*1*{specials[:60]}*{specials[60:]}*")
+    assert errors(text) == [] and pyx12_errors(text) == []

@@ -414,7 +414,11 @@ class _Checker:
             elif part and number not in owned:
                 self._check_value(segment, position, loop, index, sub, part, number)
             elif part and number > 1 and (sub.type == "AN" or sub.type == "ID"):  # a qualifier: its check's
-                self._check_length(segment, position, loop, index, sub, part, number)
+                if not (part.isascii() and part.isprintable()):
+                    self.element_error(f"{_named(segment, index, number)} {_outside_charset(part)}",
+                                       EL_BAD_CHAR, segment, position, loop, index, sub, part, number)
+                else:
+                    self._check_length(segment, position, loop, index, sub, part, number)
         for number in range(1, len(components) + 1):
             missing = number > len(parts) or not parts[number - 1]
             if missing and components[number - 1].usage == "R" and number not in owned:
@@ -473,7 +477,10 @@ class _Checker:
         before = len(errors)
         kind = rule.type
         if kind == "AN" or kind == "ID":
-            if rule.codes and value not in rule.codes:
+            if not (value.isascii() and value.isprintable()):
+                self.element_error(f"{_named(segment, index, component)} {_outside_charset(value)}",
+                                   EL_BAD_CHAR, segment, position, loop, index, rule, value, component)
+            elif rule.codes and value not in rule.codes:
                 self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid code",
                                    EL_BAD_CODE, segment, position, loop, index, rule, value, component)
             elif rule.reference == "1251" and not component and segment.get(index - 1) in _PERIOD_FORMATS:
@@ -669,6 +676,15 @@ def _remember(clean: set[_Key], key: _Key) -> None:
     if len(clean) >= _CLEAN_LIMIT:
         clean.clear()
     clean.add(key)
+
+
+def _outside_charset(value: str) -> str:
+    """Where a value leaves the X12 extended character set of 005010 (printable ASCII, the set
+    pyx12 checks AN and ID values against), named by code point and position, not by the value
+    (a name or an address is PHI)."""
+    at = next(i for i, character in enumerate(value) if not (character.isascii() and character.isprintable()))
+    return (f"has a character outside the X12 character set (U+{ord(value[at]):04X} at position {at + 1} "
+            f"of {len(value)})")
 
 
 def _named(segment: Segment, index: int, component: int) -> str:

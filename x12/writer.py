@@ -41,7 +41,10 @@ def ack_delimiters(inbound: Delimiters) -> Delimiters:
 
 
 def clean(value: str, delimiters: Delimiters) -> str:
-    """Free text made safe to carry: delimiters and line breaks become spaces."""
+    """Free text made safe to carry: delimiters, line breaks and characters outside the X12
+    character set (printable ASCII) become spaces."""
+    if not (value.isascii() and value.isprintable()):
+        value = "".join(c if c.isascii() and c.isprintable() else " " for c in value)
     for character in {delimiters.element, delimiters.component, delimiters.segment,
                       delimiters.repetition or "", "\r", "\n"} - {""}:
         value = value.replace(character, " ")
