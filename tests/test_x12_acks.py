@@ -223,3 +223,19 @@ def test_out_of_balance_claim_is_rejected_in_the_277_not_the_999():
     valid(result.ack277)
     assert "IK5*A~" in result.ack999
     assert "STC*A7:400*20260402*U*75" in result.ack277 and "SNIP type 3" in result.ack277
+
+
+def test_a_diagnosis_pointer_to_no_diagnosis_rejects_that_claim_in_the_277():
+    """SV107-2 points at a second diagnosis the claim does not carry: the 999 accepts the set, the
+    277CA rejects that claim (A7:21, the pointer named in STC12) and accepts the other."""
+    text = x12_837([ClaimSpec("DEMO-1001", [Line("99457", "20260331")], mrn="MRN-1001"),
+                    ClaimSpec("DEMO-1004", [Line("99457", "20260331")], mrn="MRN-1004")])
+    first, rest = text.split("CLM*DEMO-1004", 1)
+    result = answers(first.replace("***1~", "***1:2~", 1) + "CLM*DEMO-1004" + rest)
+    valid(result.ack999)
+    valid(result.ack277)
+    assert "IK5*A~" in result.ack999 and "IK3" not in result.ack999
+    text277 = result.ack277.replace("\n", "")
+    assert "TRN*2*DEMO-1001~STC*A7:21*20260402*U*50" in text277
+    assert "SV107-2 points to diagnosis 2, but the claim's HI carries 1 diagnosis code" in text277
+    assert "TRN*2*DEMO-1004~STC*A2:20" in text277

@@ -12,7 +12,7 @@ import pyx12.x12context
 
 from scrubber.model import Claim
 from tests.x12oracle import as_x222a1
-from x12.reader import read_x12
+from x12.reader import read_batch
 from x12.tokenizer import decode
 
 logging.getLogger("pyx12").setLevel(logging.CRITICAL)
@@ -20,8 +20,14 @@ SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "x12_837p
 
 
 def ours(text: str) -> list | None:
-    items = read_x12(text, "sample")
-    if not items or not all(isinstance(i, Claim) and not i.issues for i in items):
+    """The claims we read, when the file has no syntax error (a claim edit, such as a diagnosis
+    pointer to no diagnosis, rejects a claim we have read whole: it is compared too)."""
+    batch = read_batch(text, "sample")
+    if batch.fatal or any(i.errors or g.errors or s.syntax_errors
+                          for i in batch.interchanges for g in i.groups for s in g.sets):
+        return None
+    items = batch.items()
+    if not items or not all(isinstance(i, Claim) for i in items):
         return None
     return [(c.claim_id, [(line.code, line.units_text, line.charge, line.date_text) for line in c.lines])
             for c in items]

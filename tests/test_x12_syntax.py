@@ -227,3 +227,30 @@ def test_the_whole_extended_set_is_accepted():
     specials = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "*:^~")
     text = base().replace("NM1*IL*1*DOE*JANE*", f"NM1*IL*1*{specials[:60]}*{specials[60:]}*")
     assert errors(text) == [] and pyx12_errors(text) == []
+
+
+def _edits(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    return [(e.location, e.message, e.edit) for e in result.errors]
+
+
+def test_diagnosis_pointers_must_name_a_diagnosis_of_the_claim():
+    """SV107 points at HI's diagnosis codes by position (HI01 = 1); a claim edit, not a syntax
+    error: the set is accepted and the claim rejected in the 277CA (A7:21)."""
+    two = base().replace("HI*ABK:I10~", "HI*ABK:I10*ABF:E119~")
+    assert errors(two.replace("***1~", "***2:1~")) == []  # the second diagnosis, then the first
+    found = _edits(base().replace("***1~", "***1:3~"))
+    assert found == [("2400/SV107-2 at segment 20", "SV107-2 points to diagnosis 3, but the claim's HI "
+                      "carries 1 diagnosis code", ("A7", "21"))]
+    (result,) = read_batch(base().replace("***1~", "***0~"), "t").interchanges[0].groups[0].sets
+    assert result.ack_code == "A" and result.items[0].malformed
+    assert [e.message for e in result.errors] == [
+        "SV107-1 points to diagnosis 0, but the claim's HI carries 1 diagnosis code"]
+
+
+def test_pointers_count_the_diagnoses_of_their_own_claim_only():
+    """Diagnoses do not carry over from one claim to the next (HI is in each 2300)."""
+    text = base(ClaimSpec("C1", [Line("99457", "20260331")]), ClaimSpec("C2", [Line("99457", "20260331")]))
+    first, second = text.split("CLM*C2", 1)
+    text = first.replace("HI*ABK:I10~", "HI*ABK:I10*ABF:E119~") + "CLM*C2" + second.replace("***1~", "***2~")
+    assert [(e[0], e[2]) for e in _edits(recount(text))] == [("2400/SV107-1 at segment 31", ("A7", "21"))]

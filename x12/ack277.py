@@ -20,12 +20,11 @@ from x12.reader import InterchangeResult, SetResult
 from x12.tokenizer import Segment
 from x12.writer import Element, Stamp, ack_delimiters, ack_interchange, clean
 
-__all__ = ["VERSION_277CA", "Decision", "build_277ca", "ACCEPTED", "BALANCING"]
+__all__ = ["VERSION_277CA", "Decision", "build_277ca", "ACCEPTED"]
 
 VERSION_277CA = "005010X214"
 SOURCE_NAME = "RPM CLAIM SCRUBBER"
 ACCEPTED = ("A2", "20")  # acknowledgement/acceptance into adjudication; accepted for processing
-BALANCING = ("A7", "400")  # rejected for invalid information; claim is out of balance
 _STC12_MAX = 264
 
 
@@ -56,7 +55,7 @@ class _ClaimRow:
     clm: Segment
     provider: Segment | None
     decision: Decision
-    out_of_balance: bool = False  # its only X12 errors are SNIP 3 balancing edits
+    edits: tuple[tuple[str, ...], ...] = ()  # its X12 errors' 277CA statuses, when all are claim edits
 
     @property
     def charge(self) -> Decimal:
@@ -80,8 +79,8 @@ def _rows(result: SetResult, decide: Callable[[Claim], Decision]) -> list[_Claim
     for item, (start, _) in zip(
             (i for i in result.items if isinstance(i, Claim)), result.spans, strict=True):
         own = [e for e in result.errors if e.claim_start == start]
-        balancing = bool(own) and all(e.edit for e in own)
-        rows.append(_ClaimRow(item, segments[start - 2], providers.get(start), decide(item), balancing))
+        edits = tuple(dict.fromkeys(e.edit for e in own)) if all(e.edit for e in own) else ()
+        rows.append(_ClaimRow(item, segments[start - 2], providers.get(start), decide(item), edits))
     return rows
 
 
@@ -192,8 +191,8 @@ class _Builder:
                     self.line(line, line_findings, today)
 
     def statuses(self, row: _ClaimRow, blocking: list[Finding]) -> list[tuple[str, ...]]:
-        if row.out_of_balance and all(f.rule == "malformed-message" for f in blocking):
-            return [BALANCING]
+        if row.edits and all(f.rule == "malformed-message" for f in blocking):
+            return list(row.edits[:3])
         return self.rule_statuses(blocking) or [("A3", "21")]
 
     def rule_statuses(self, findings: list[Finding]) -> list[tuple[str, ...]]:

@@ -46,8 +46,9 @@ class X12Error:
     error `element_code` is IK403 and `reference` the data element reference number (IK402).
     `position` is the segment's position in its transaction set (ST = 1) for set and segment errors,
     and its position in the file for envelope errors. `claim_start` is the position of the CLM of
-    the claim the error lies in (0 when it lies outside every claim). A claim edit (`edit`, e.g.
-    SNIP 3 balancing) rejects its claim in the 277CA and is not a 999 syntax error.
+    the claim the error lies in (0 when it lies outside every claim). A claim edit (SNIP 3
+    balancing, a diagnosis pointer to no diagnosis) is not a 999 syntax error: it rejects its claim
+    in the 277CA with the category and status code `edit` holds (empty for a syntax error).
     """
 
     message: str
@@ -63,7 +64,7 @@ class X12Error:
     value: str = ""
     claim_start: int = 0
     claim_id: str = ""
-    edit: bool = False
+    edit: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:

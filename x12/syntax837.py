@@ -31,6 +31,9 @@ OVER_MAX_USE, NOT_IN_SET, OUT_OF_ORDER, HAS_ELEMENT_ERRORS = "5", "6", "7", "8"
 EL_MISSING, EL_CONDITIONAL, EL_TOO_MANY, EL_TOO_SHORT, EL_TOO_LONG = "1", "2", "3", "4", "5"
 EL_BAD_CHAR, EL_BAD_CODE, EL_BAD_DATE, EL_BAD_TIME, EL_EXCLUSION = "6", "7", "8", "9", "10"
 EL_TOO_MANY_COMPONENTS, EL_NOT_USED, EL_PATTERN = "13", "I10", "I12"
+# the 277CA category and status code of each claim edit (STC01-1, STC01-2)
+BALANCING = ("A7", "400")  # rejected for invalid information: claim is out of balance
+POINTER = ("A7", "21")  # rejected for invalid information: missing or invalid information
 
 
 @dataclass(init=False)
@@ -94,6 +97,7 @@ class _Checker:
         self.claim_charge: tuple[Segment, int] | None = None
         self.line_charges: list[Decimal] = []
         self.claim_lines = 0
+        self.diagnoses = 0  # diagnosis codes in the current claim's HI segments, in order
         self.hl_levels: dict[str, str] = {}
         self.hl_count = 0
 
@@ -583,13 +587,17 @@ class _Checker:
             self.claim_start, self.claim_id = position, segment.get(1)
             charge = _number(segment.get(2))
             self.claim_charge = (segment, position) if charge is not None else None
-            self.line_charges, self.claim_lines = [], 0
+            self.line_charges, self.claim_lines, self.diagnoses = [], 0, 0
             # errors already recorded for this CLM belong to it
             self.result.errors[:] = [
                 _with_claim(e, position, self.claim_id) if e.position == position and e.segment_id == "CLM"
                 else e for e in self.result.errors]
         elif segment.id == "HL":
             self.close_claim()
+        elif segment.id == "HI" and loop == "2300" and self.claim_start:
+            component = self.d.component
+            self.diagnoses += sum(1 for value in segment.elements[:12]
+                                  if value.split(component)[0] in _DIAGNOSIS_QUALIFIERS)
         elif segment.id == "SV1" and loop == "2400" and self.claim_start:
             self.claim_lines += 1
             amount = _number(segment.get(2))
@@ -597,6 +605,22 @@ class _Checker:
                 self.line_charges.append(amount)
             else:
                 self.claim_charge = None
+            self.check_pointers(segment, position)
+
+    def check_pointers(self, segment: Segment, position: int) -> None:
+        """SV107 points at the claim's diagnosis codes by their order in HI (1 = HI01): each pointer
+        must name one the claim carries. A claim edit, as clearinghouses run it: the claim is
+        rejected in the 277CA, not the set in the 999 (a missing SV107 is a syntax error: the
+        guide requires it)."""
+        pointers = segment.get(7).split(self.d.component) if segment.get(7) else []
+        for number, pointer in enumerate(pointers, start=1):
+            if pointer.isdigit() and not 1 <= int(pointer) <= self.diagnoses:
+                carries = f"carries {self.diagnoses}" if self.diagnoses else "carries no"
+                self.result.errors.append(X12Error(
+                    f"SV107-{number} points to diagnosis {int(pointer)}, but the claim's HI {carries} "
+                    f"diagnosis code{'s' if self.diagnoses != 1 else ''}", Level.SEGMENT,
+                    HAS_ELEMENT_ERRORS, "SV1", position, "2400", 7, number, "1328", EL_BAD_CODE, pointer,
+                    self.claim_start, self.claim_id, edit=POINTER))
 
     def close_claim(self) -> None:
         if self.claim_start and self.claim_charge and self.claim_lines:
@@ -606,7 +630,7 @@ class _Checker:
                 self.result.errors.append(X12Error(
                     f"CLM02 total charge {clm.get(2)} does not equal the sum of the SV102 line charges "
                     f"{lines} (SNIP type 3 balancing)", Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM", position,
-                    "2300", 2, 0, "782", "", clm.get(2), position, clm.get(1), edit=True))
+                    "2300", 2, 0, "782", "", clm.get(2), position, clm.get(1), edit=BALANCING))
         self.claim_start, self.claim_id, self.claim_charge = 0, "", None
 
 
@@ -636,7 +660,8 @@ def _copy(frame: _Frame) -> _Frame:
                   set(frame.seen_codes), dict(frame.occurrences))
 
 
-_TRACKED = frozenset({"CLM", "HL", "SV1"})  # the segments track_claim acts on
+_TRACKED = frozenset({"CLM", "HL", "HI", "SV1"})  # the segments track_claim acts on
+_DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})  # ICD-10-CM and ICD-9-CM, principal and other
 _QUALIFIED = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
     | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
