@@ -30,6 +30,8 @@ def _claim_segments(spec: ClaimSpec) -> list[str]:
     total = sum(float(line.charge) for line in spec.lines)
     segments = [f"CLM*{spec.claim_id}*{total:g}***11:B:{spec.frequency}*Y*A*Y*Y"]
     segments += [f"PWK*OZ*EL***AC*{control}" for control in spec.pwk]
+    if spec.frequency in ("7", "8"):  # a replacement or void names the payer's number of the claim
+        segments.append(f"REF*F8*ICN-{spec.claim_id}")
     if spec.mrn:
         segments.append(f"REF*EA*{spec.mrn}")
     segments.append("HI*ABK:I10")

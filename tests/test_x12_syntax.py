@@ -254,3 +254,22 @@ def test_pointers_count_the_diagnoses_of_their_own_claim_only():
     first, second = text.split("CLM*C2", 1)
     text = first.replace("HI*ABK:I10~", "HI*ABK:I10*ABF:E119~") + "CLM*C2" + second.replace("***1~", "***2~")
     assert [(e[0], e[2]) for e in _edits(recount(text))] == [("2400/SV107-1 at segment 31", ("A7", "21"))]
+
+
+@pytest.mark.parametrize("frequency", ["7", "8"])
+def test_a_replacement_or_void_names_the_claim_it_replaces(frequency):
+    """REF*F8 (the payer's claim control number) is required with CLM05-3 7 or 8: a claim edit."""
+    text = base(ClaimSpec("C1", [Line("99457", "20260331")], frequency=frequency))
+    assert "REF*F8*ICN-C1~" in text and errors(text) == []
+    (found,) = _edits(recount(text.replace("REF*F8*ICN-C1~\n", "")))
+    kind = {"7": "replacement", "8": "void"}[frequency]
+    assert found == ("2300/CLM05-3 at segment 16", f"CLM05-3 {frequency} ({kind}) needs REF*F8 with the "
+                     "payer's claim control number of the claim it replaces or voids", ("A7", "21"))
+
+
+def test_an_original_claim_does_not_carry_a_payer_claim_control_number():
+    text = recount(base().replace("REF*EA*MRN-1~", "REF*F8*ICN-1~\nREF*EA*MRN-1~"))
+    (found,) = _edits(text)
+    assert found[0] == "2300/REF01 at segment 17" and found[2] == ("A7", "21")
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    assert result.ack_code == "A" and result.items[0].malformed

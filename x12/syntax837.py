@@ -34,6 +34,7 @@ EL_TOO_MANY_COMPONENTS, EL_NOT_USED, EL_PATTERN = "13", "I10", "I12"
 # the 277CA category and status code of each claim edit (STC01-1, STC01-2)
 BALANCING = ("A7", "400")  # rejected for invalid information: claim is out of balance
 POINTER = ("A7", "21")  # rejected for invalid information: missing or invalid information
+PAYER_ICN = ("A7", "21")  # the same, for the payer claim control number of a replacement or void
 
 
 @dataclass(init=False)
@@ -98,6 +99,8 @@ class _Checker:
         self.line_charges: list[Decimal] = []
         self.claim_lines = 0
         self.diagnoses = 0  # diagnosis codes in the current claim's HI segments, in order
+        self.frequency = ""  # the current claim's CLM05-3
+        self.payer_icn = 0  # position of the current claim's REF*F8 (payer claim control number), 0 if none
         self.hl_levels: dict[str, str] = {}
         self.hl_count = 0
 
@@ -588,12 +591,15 @@ class _Checker:
             charge = _number(segment.get(2))
             self.claim_charge = (segment, position) if charge is not None else None
             self.line_charges, self.claim_lines, self.diagnoses = [], 0, 0
+            self.frequency, self.payer_icn = segment.component(5, 3, self.d), 0
             # errors already recorded for this CLM belong to it
             self.result.errors[:] = [
                 _with_claim(e, position, self.claim_id) if e.position == position and e.segment_id == "CLM"
                 else e for e in self.result.errors]
         elif segment.id == "HL":
             self.close_claim()
+        elif segment.id == "REF" and loop == "2300" and segment.get(1) == "F8":
+            self.payer_icn = position
         elif segment.id == "HI" and loop == "2300" and self.claim_start:
             component = self.d.component
             self.diagnoses += sum(1 for value in segment.elements[:12]
@@ -631,7 +637,28 @@ class _Checker:
                     f"CLM02 total charge {clm.get(2)} does not equal the sum of the SV102 line charges "
                     f"{lines} (SNIP type 3 balancing)", Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM", position,
                     "2300", 2, 0, "782", "", clm.get(2), position, clm.get(1), edit=BALANCING))
+        if self.claim_start:
+            self.check_frequency()
         self.claim_start, self.claim_id, self.claim_charge = 0, "", None
+
+    def check_frequency(self) -> None:
+        """The guide's REF*F8 (2300, payer claim control number): required when CLM05-3 says the
+        claim replaces (7) or voids (8) one the payer adjudicated, and not sent on an original (1).
+        Claim edits: the payer could not tell which claim is replaced, or would read an original as
+        a correction."""
+        if self.frequency in ("7", "8") and not self.payer_icn:
+            kind = "replacement" if self.frequency == "7" else "void"
+            self.result.errors.append(X12Error(
+                f"CLM05-3 {self.frequency} ({kind}) needs REF*F8 with the payer's claim control number of "
+                "the claim it replaces or voids", Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM",
+                self.claim_start, "2300", 5, 3, "1325", EL_CONDITIONAL, self.frequency, self.claim_start,
+                self.claim_id, edit=PAYER_ICN))
+        elif self.frequency == "1" and self.payer_icn:
+            self.result.errors.append(X12Error(
+                "REF*F8 (payer claim control number) is sent only with a replacement or void (CLM05-3 7 "
+                "or 8); this claim is an original (1)", Level.SEGMENT, HAS_ELEMENT_ERRORS, "REF",
+                self.payer_icn, "2300", 1, 0, "128", EL_NOT_USED, "F8", self.claim_start, self.claim_id,
+                edit=PAYER_ICN))
 
 
 _HI_FOLLOWING = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
@@ -660,7 +687,7 @@ def _copy(frame: _Frame) -> _Frame:
                   set(frame.seen_codes), dict(frame.occurrences))
 
 
-_TRACKED = frozenset({"CLM", "HL", "HI", "SV1"})  # the segments track_claim acts on
+_TRACKED = frozenset({"CLM", "HL", "HI", "REF", "SV1"})  # the segments track_claim acts on
 _DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})  # ICD-10-CM and ICD-9-CM, principal and other
 _QUALIFIED = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
