@@ -30,7 +30,8 @@ def _set(rng: random.Random, number: int, first: int, count: int) -> list[str]:
             lines = rng.sample(CODES, rng.randint(1, 3))
             charges = [50 * units for _, units in lines]
             body += [f"HL*{hl}*{parent}*22*0", "SBR*P*18*******MB",
-                     f"NM1*IL*1*DOE*JANE****MI*M{patient:07d}", "DMG*D8*19500201*F",
+                     f"NM1*IL*1*DOE*JANE****MI*M{patient:07d}", "N3*2 OAK AVE",
+                     "N4*CHICAGO*IL*606010000", "DMG*D8*19500201*F",
                      "NM1*PR*2*MEDICARE*****PI*MEDICARE",
                      f"CLM*B{index:08d}*{sum(charges)}***11:B:1*Y*A*Y*Y", f"REF*EA*MRN{patient:07d}",
                      "HI*ABK:I10"]

@@ -57,7 +57,8 @@ def x12_837(claims: list[ClaimSpec], control: str = "000000001") -> str:
             member = claim.member_id or ""
             body += [f"HL*{hl}*{parent}*22*0", "SBR*P*18*******MB",
                      f"NM1*IL*1*DOE*JANE****MI*{member}" if member else "NM1*IL*1*DOE*JANE",
-                     "DMG*D8*19500201*F", f"NM1*PR*2*PAYER*****PI*{claim.payer}"]
+                     "N3*2 OAK AVE", "N4*CHICAGO*IL*606010000", "DMG*D8*19500201*F",
+                     f"NM1*PR*2*PAYER*****PI*{claim.payer}"]
             body += _claim_segments(claim)
     st = ["ST*837*0001*005010X222A1"] + body
     st.append(f"SE*{len(st) + 1}*0001")

@@ -89,8 +89,8 @@ def test_claim_fields_and_locations():
     assert claim.billing_provider == "1999999984" and claim.payer_id == "MEDICARE"
     second = claim.lines[1]
     assert (second.date_from.isoformat(), second.date_to.isoformat()) == ("2026-03-01", "2026-03-30")
-    assert second.where("code") == "2400/SV101-2 at segment 24"  # after the replacement's REF*F8
-    assert second.where("units") == "2400/SV104 at segment 24"
+    assert second.where("code") == "2400/SV101-2 at segment 26"  # after the replacement's REF*F8
+    assert second.where("units") == "2400/SV104 at segment 26"
     assert not claim.issues
 
 

@@ -43,20 +43,20 @@ CASES = {
                             "N4*SPRINGFIELD*IL*627010000~\nN3*1 MAIN ST~"),
         ("2010AA/N3 at segment 9", "7", "", "")),
     "bad qualifier": (
-        lambda t: t.replace("REF*EA*", "REF*ZZ*"), ("2300/REF01 at segment 17", "8", "7", "C1")),
+        lambda t: t.replace("REF*EA*", "REF*ZZ*"), ("2300/REF01 at segment 19", "8", "7", "C1")),
     "bad date": (
-        lambda t: t.replace("D8*20260331", "D8*20261331"), ("2400/DTP03 at segment 21", "8", "8", "C1")),
+        lambda t: t.replace("D8*20260331", "D8*20261331"), ("2400/DTP03 at segment 23", "8", "8", "C1")),
     "non-numeric charge": (
         lambda t: t.replace("SV1*HC:99457*50*", "SV1*HC:99457*5O*"),
-        ("2400/SV102 at segment 20", "8", "6", "C1")),
+        ("2400/SV102 at segment 22", "8", "6", "C1")),
     "non-numeric units": (
-        lambda t: t.replace("*UN*1***1", "*UN*ONE***1"), ("2400/SV104 at segment 20", "8", "6", "C1")),
+        lambda t: t.replace("*UN*1***1", "*UN*ONE***1"), ("2400/SV104 at segment 22", "8", "6", "C1")),
     "unknown segment": (
-        lambda t: t.replace("HI*ABK:I10~", "HI*ABK:I10~\nZZZ*1~"), ("2300/ZZZ at segment 19", "6", "", "C1")),
+        lambda t: t.replace("HI*ABK:I10~", "HI*ABK:I10~\nZZZ*1~"), ("2300/ZZZ at segment 21", "6", "", "C1")),
     "garbage segment id": (
-        lambda t: t.replace("HI*ABK:I10~", "HI*ABK:I10~\nn3*1~"), ("2300/n3 at segment 19", "1", "", "C1")),
+        lambda t: t.replace("HI*ABK:I10~", "HI*ABK:I10~\nn3*1~"), ("2300/n3 at segment 21", "1", "", "C1")),
     "required element missing": (
-        lambda t: t.replace("CLM*C1*50*", "CLM*C1**"), ("2300/CLM02 at segment 16", "8", "1", "C1")),
+        lambda t: t.replace("CLM*C1*50*", "CLM*C1**"), ("2300/CLM02 at segment 18", "8", "1", "C1")),
     "wrong HL parent": (
         lambda t: t.replace("HL*2*1*22*0", "HL*2*7*22*0"), ("2000B/HL02 at segment 11", "8", "7", "")),
     # element rules by loop (x12.elements837)
@@ -77,32 +77,32 @@ CASES = {
         lambda t: t.replace("*IL*627010000~", "*ZZ*627010000~"), ("2010AA/N402 at segment 9", "8", "7", "")),
     "birth date": (
         lambda t: t.replace("DMG*D8*19500201", "DMG*D8*19501301"),
-        ("2010BA/DMG02 at segment 14", "8", "8", "")),
+        ("2010BA/DMG02 at segment 16", "8", "8", "")),
     "code of the loop's occurrence": (
         lambda t: t.replace("DMG*D8*19500201*F", "DMG*D8*19500201*X"),
-        ("2010BA/DMG03 at segment 14", "8", "7", "")),
+        ("2010BA/DMG03 at segment 16", "8", "7", "")),
     "too many components": (
-        lambda t: t.replace("*11:B:1*", "*11:B:1:9*"), ("2300/CLM05 at segment 16", "8", "13", "C1")),
+        lambda t: t.replace("*11:B:1*", "*11:B:1:9*"), ("2300/CLM05 at segment 18", "8", "13", "C1")),
     "required component missing": (
-        lambda t: t.replace("*11:B:1*", "*11::1*"), ("2300/CLM05-2 at segment 16", "8", "1", "C1")),
+        lambda t: t.replace("*11:B:1*", "*11::1*"), ("2300/CLM05-2 at segment 18", "8", "1", "C1")),
     "qualified segment repeated": (
         lambda t: t.replace("DTP*472*D8*20260331~", "DTP*472*D8*20260331~\nDTP*472*D8*20260330~"),
-        ("2400/DTP at segment 22", "5", "", "C1")),
+        ("2400/DTP at segment 24", "5", "", "C1")),
     "trailing separator": (
-        lambda t: t.replace("REF*EA*MRN-1~", "REF*EA*MRN-1*~"), ("2300/REF at segment 17", "8", "", "C1")),
+        lambda t: t.replace("REF*EA*MRN-1~", "REF*EA*MRN-1*~"), ("2300/REF at segment 19", "8", "", "C1")),
     "HL out of sequence": (
         lambda t: t.replace("HL*2*1*22*0", "HL*3*1*22*0"), ("2000B/HL01 at segment 11", "8", "I12", "")),
     "place of service": (
-        lambda t: t.replace("*11:B:1*", "*00:B:1*"), ("2300/CLM05-1 at segment 16", "8", "7", "C1")),
+        lambda t: t.replace("*11:B:1*", "*00:B:1*"), ("2300/CLM05-1 at segment 18", "8", "7", "C1")),
     "number with a space": (
-        lambda t: t.replace("*UN*1***1", "*UN* 1***1"), ("2400/SV104 at segment 20", "8", "6", "C1")),
+        lambda t: t.replace("*UN*1***1", "*UN* 1***1"), ("2400/SV104 at segment 22", "8", "6", "C1")),
     # the X12 character set of 005010: printable ASCII (pyx12's check on AN and ID values)
     "letter outside the character set": (
         lambda t: t.replace("NM1*IL*1*DOE*", "NM1*IL*1*DO\u00c9*"),
         ("2010BA/NM103 at segment 13", "8", "6", "")),
     "control character": (
         lambda t: t.replace("REF*EA*MRN-1~", "REF*EA*MRN\x07-1~"),
-        ("2300/REF02 at segment 17", "8", "6", "C1")),
+        ("2300/REF02 at segment 19", "8", "6", "C1")),
     "tab in an address": (
         lambda t: t.replace("N3*1 MAIN ST~", "N3*1 MAIN\tST~"), ("2010AA/N301 at segment 8", "8", "6", "")),
 }
@@ -143,7 +143,7 @@ def test_balancing_is_a_claim_edit_not_a_syntax_error():
     text = base().replace("CLM*C1*50*", "CLM*C1*60*")
     (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
     (error,) = result.errors
-    assert error.edit and "SNIP type 3" in error.message and error.location == "2300/CLM02 at segment 16"
+    assert error.edit and "SNIP type 3" in error.message and error.location == "2300/CLM02 at segment 18"
     assert result.ack_code == "A"  # the 999 accepts the set; the 277CA rejects the claim (A7:400)
     (claim,) = result.items
     assert claim.malformed
@@ -158,7 +158,7 @@ def test_error_in_one_claim_leaves_the_other_readable():
 
 
 def test_envelope_errors_are_reported_at_their_level():
-    text = base().replace("GE*1*1", "GE*3*1").replace("\nSE*22*", "\nSE*2*")
+    text = base().replace("GE*1*1", "GE*3*1").replace("\nSE*24*", "\nSE*2*")
     (interchange,) = read_batch(text, "t").interchanges
     (group,) = interchange.groups
     assert [(e.level, e.code) for e in group.errors] == [(Level.GROUP, "5")]
@@ -198,12 +198,12 @@ def test_a_segment_clean_under_one_separator_is_checked_again_under_another():
     assert errors(clean) == []
     # the same SV1 text read with ISA16 '>' no longer has a composite: SV101 qualifier is wrong
     other = clean.replace("*:~", "*>~", 1)
-    assert ("2400/SV101-1 at segment 20", "8", "7", "C1") in errors(other)
+    assert ("2400/SV101-1 at segment 22", "8", "7", "C1") in errors(other)
 
 
 def test_a_composite_with_another_separator_is_one_error_not_one_per_check():
     text = base().replace("SV1*HC:99457", "SV1*HC>99457")
-    assert errors(text) == [("2400/SV101-1 at segment 20", "8", "7", "C1")]
+    assert errors(text) == [("2400/SV101-1 at segment 22", "8", "7", "C1")]
 
 
 def test_a_character_outside_the_set_is_named_by_code_point_not_by_the_value():
@@ -240,7 +240,7 @@ def test_diagnosis_pointers_must_name_a_diagnosis_of_the_claim():
     two = base().replace("HI*ABK:I10~", "HI*ABK:I10*ABF:E119~")
     assert errors(two.replace("***1~", "***2:1~")) == []  # the second diagnosis, then the first
     found = _edits(base().replace("***1~", "***1:3~"))
-    assert found == [("2400/SV107-2 at segment 20", "SV107-2 points to diagnosis 3, but the claim's HI "
+    assert found == [("2400/SV107-2 at segment 22", "SV107-2 points to diagnosis 3, but the claim's HI "
                       "carries 1 diagnosis code", ("A7", "21"))]
     (result,) = read_batch(base().replace("***1~", "***0~"), "t").interchanges[0].groups[0].sets
     assert result.ack_code == "A" and result.items[0].malformed
@@ -253,7 +253,7 @@ def test_pointers_count_the_diagnoses_of_their_own_claim_only():
     text = base(ClaimSpec("C1", [Line("99457", "20260331")]), ClaimSpec("C2", [Line("99457", "20260331")]))
     first, second = text.split("CLM*C2", 1)
     text = first.replace("HI*ABK:I10~", "HI*ABK:I10*ABF:E119~") + "CLM*C2" + second.replace("***1~", "***2~")
-    assert [(e[0], e[2]) for e in _edits(recount(text))] == [("2400/SV107-1 at segment 31", ("A7", "21"))]
+    assert [(e[0], e[2]) for e in _edits(recount(text))] == [("2400/SV107-1 at segment 35", ("A7", "21"))]
 
 
 @pytest.mark.parametrize("frequency", ["7", "8"])
@@ -263,13 +263,60 @@ def test_a_replacement_or_void_names_the_claim_it_replaces(frequency):
     assert "REF*F8*ICN-C1~" in text and errors(text) == []
     (found,) = _edits(recount(text.replace("REF*F8*ICN-C1~\n", "")))
     kind = {"7": "replacement", "8": "void"}[frequency]
-    assert found == ("2300/CLM05-3 at segment 16", f"CLM05-3 {frequency} ({kind}) needs REF*F8 with the "
+    assert found == ("2300/CLM05-3 at segment 18", f"CLM05-3 {frequency} ({kind}) needs REF*F8 with the "
                      "payer's claim control number of the claim it replaces or voids", ("A7", "21"))
 
 
 def test_an_original_claim_does_not_carry_a_payer_claim_control_number():
     text = recount(base().replace("REF*EA*MRN-1~", "REF*F8*ICN-1~\nREF*EA*MRN-1~"))
     (found,) = _edits(text)
-    assert found[0] == "2300/REF01 at segment 17" and found[2] == ("A7", "21")
+    assert found[0] == "2300/REF01 at segment 19" and found[2] == ("A7", "21")
     (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
     assert result.ack_code == "A" and result.items[0].malformed
+
+
+def _patient_loop(text: str, relationship: str) -> str:
+    """The claim moved under a 2000C patient (a dependant) of a subscriber with SBR02 `relationship`."""
+    patient = "HL*3*2*23*0~\nPAT*19~\nNM1*QC*1*DOE*JOHN~\nN3*2 OAK AVE~\nN4*CHICAGO*IL*606010000~\n" \
+              "DMG*D8*20100101*M~\n"
+    text = text.replace("HL*2*1*22*0~", "HL*2*1*22*1~").replace("SBR*P*18*", f"SBR*P*{relationship}*")
+    return recount(text.replace("CLM*C1*", patient + "CLM*C1*"))
+
+
+def test_a_patient_loop_needs_a_subscriber_who_is_not_the_patient():
+    dependant = _patient_loop(base(), "")
+    assert errors(dependant) == [] and _edits(dependant) == []
+    assert pyx12_errors(dependant) == []
+    (found,) = _edits(_patient_loop(base(), "18"))
+    assert found == ("2000C/HL at segment 18", "2000C (patient) is sent only when the patient is not the "
+                     "subscriber, and SBR02 18 says the subscriber is the patient", ("A8", "21"))
+
+
+def test_a_claim_under_the_subscriber_needs_sbr02_18():
+    text = base().replace("SBR*P*18*", "SBR*P**")
+    (found,) = _edits(text)
+    assert found == ("2000B/SBR02 at segment 12", "SBR02 must be 18 when the subscriber is the patient: "
+                     "this claim has no 2000C patient loop", ("A8", "21"))
+
+
+@pytest.mark.parametrize("dropped", ["N3*2 OAK AVE~\n", "N4*CHICAGO*IL*606010000~\n", "DMG*D8*19500201*F~\n"])
+def test_a_subscriber_who_is_the_patient_needs_address_and_demographics(dropped):
+    """Claim edits (the X12 RFIs 1496 and 2281: 2010BA N3, N4 and DMG are required when the patient
+    is the subscriber): the set is accepted, the claim rejected in the 277CA with A6:21."""
+    text = recount(base().replace(dropped, ""))
+    segment_id = dropped.split("*")[0]
+    (found,) = _edits(text)
+    assert found[0].startswith(f"2010BA/{segment_id} at segment ") and found[2] == ("A6", "21")
+    assert "required when the subscriber is the patient (SBR02 18)" in found[1]
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    assert result.ack_code == "A" and result.items[0].malformed
+
+
+def test_each_claim_of_the_subscriber_gets_the_edit():
+    text = base(ClaimSpec("C1", [Line("99457", "20260331")]))
+    second = ("CLM*C2*50***11:B:1*Y*A*Y*Y~\nHI*ABK:I10~\nLX*1~\nSV1*HC:99457*50*UN*1***1~\n"
+              "DTP*472*D8*20260331~\n")
+    text = recount(text.replace("DMG*D8*19500201*F~\n", "").replace("\nSE*", "\n" + second + "SE*", 1))
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    assert [(e.claim_id, e.segment_id) for e in result.errors] == [("C1", "DMG"), ("C2", "DMG")]
+    assert all(claim.malformed for claim in result.items)

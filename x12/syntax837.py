@@ -31,10 +31,27 @@ OVER_MAX_USE, NOT_IN_SET, OUT_OF_ORDER, HAS_ELEMENT_ERRORS = "5", "6", "7", "8"
 EL_MISSING, EL_CONDITIONAL, EL_TOO_MANY, EL_TOO_SHORT, EL_TOO_LONG = "1", "2", "3", "4", "5"
 EL_BAD_CHAR, EL_BAD_CODE, EL_BAD_DATE, EL_BAD_TIME, EL_EXCLUSION = "6", "7", "8", "9", "10"
 EL_TOO_MANY_COMPONENTS, EL_NOT_USED, EL_PATTERN = "13", "I10", "I12"
+# the guide's situational rules: a segment it requires in the case at hand missing (I6), one it rules
+# out present (I9), an element it requires missing (IK403 I9); claim edits carry them into the JSON
+IMPLEMENTATION_MISSING, IMPLEMENTATION_NOT_USED, EL_IMPLEMENTATION_MISSING = "I6", "I9", "I9"
 # the 277CA category and status code of each claim edit (STC01-1, STC01-2)
 BALANCING = ("A7", "400")  # rejected for invalid information: claim is out of balance
 POINTER = ("A7", "21")  # rejected for invalid information: missing or invalid information
 PAYER_ICN = ("A7", "21")  # the same, for the payer claim control number of a replacement or void
+SUBSCRIBER_MISSING = ("A6", "21")  # rejected for missing information: the subscriber-patient's N3, N4, DMG
+RELATION = ("A8", "21")  # rejected for relational field in error: SBR02 against the 2000C
+
+
+class _Subscriber:
+    """What the situational rules need of one 2000B: SBR's position and SBR02, the segments of
+    2010BA and the position after its last one, and the 2000C the claims now hang under."""
+
+    def __init__(self) -> None:
+        self.sbr = 0
+        self.relationship = ""
+        self.seen: set[str] = set()
+        self.end = 0
+        self.patient_loop = 0  # position of the HL of the 2000C the claims now hang under, 0 if none
 
 
 @dataclass(init=False)
@@ -101,6 +118,7 @@ class _Checker:
         self.diagnoses = 0  # diagnosis codes in the current claim's HI segments, in order
         self.frequency = ""  # the current claim's CLM05-3
         self.payer_icn = 0  # position of the current claim's REF*F8 (payer claim control number), 0 if none
+        self.subscriber: _Subscriber | None = None  # the current 2000B, for the guide's situational rules
         self.hl_levels: dict[str, str] = {}
         self.hl_count = 0
 
@@ -585,6 +603,11 @@ class _Checker:
 
     # -- claims and balancing ---------------------------------------------------------------
     def track_claim(self, segment: Segment, position: int, loop: str) -> None:
+        if loop == "2010BA" and self.subscriber is not None:
+            self.subscriber.seen.add(segment.id)
+            self.subscriber.end = position + 1
+        elif segment.id == "SBR" and loop == "2000B" and self.subscriber is not None:
+            self.subscriber.sbr, self.subscriber.relationship = position, segment.get(2)
         if segment.id == "CLM" and loop == "2300":
             self.close_claim()
             self.claim_start, self.claim_id = position, segment.get(1)
@@ -596,8 +619,14 @@ class _Checker:
             self.result.errors[:] = [
                 _with_claim(e, position, self.claim_id) if e.position == position and e.segment_id == "CLM"
                 else e for e in self.result.errors]
+            self.check_subscriber(position)
         elif segment.id == "HL":
             self.close_claim()
+            level = segment.get(3)
+            if level == "22":
+                self.subscriber = _Subscriber()
+            elif level == "23" and self.subscriber is not None:
+                self.subscriber.patient_loop = position
         elif segment.id == "REF" and loop == "2300" and segment.get(1) == "F8":
             self.payer_icn = position
         elif segment.id == "HI" and loop == "2300" and self.claim_start:
@@ -640,6 +669,39 @@ class _Checker:
         if self.claim_start:
             self.check_frequency()
         self.claim_start, self.claim_id, self.claim_charge = 0, "", None
+
+    def check_subscriber(self, position: int) -> None:
+        """The guide's rules for who the patient is, checked for each claim (the CLM at `position`)
+        against its 2000B: SBR02 is 18 exactly when the subscriber is the patient, that is when the
+        claim hangs under the subscriber with no 2000C; then 2010BA must carry the subscriber's
+        address (N3, N4) and demographics (DMG). Claim edits, as clearinghouses run them: each claim
+        of the subscriber is rejected in the 277CA, not the whole set in the 999. (2010BA's N3, N4
+        and DMG on a subscriber who is not the patient are left alone: the guide says not to send
+        them, payers take them.)"""
+        subscriber = self.subscriber
+        if subscriber is None or not subscriber.sbr:
+            return
+        is_patient = subscriber.relationship == "18"
+        claim_start, claim_id, errors = position, self.claim_id, self.result.errors
+        if subscriber.patient_loop and is_patient:
+            errors.append(X12Error(
+                "2000C (patient) is sent only when the patient is not the subscriber, and SBR02 18 says "
+                "the subscriber is the patient", Level.SEGMENT, IMPLEMENTATION_NOT_USED, "HL",
+                subscriber.patient_loop, "2000C", claim_start=claim_start, claim_id=claim_id, edit=RELATION))
+        elif not subscriber.patient_loop and not is_patient:
+            errors.append(X12Error(
+                "SBR02 must be 18 when the subscriber is the patient: this claim has no 2000C patient "
+                "loop", Level.SEGMENT, HAS_ELEMENT_ERRORS, "SBR", subscriber.sbr, "2000B", 2, 0, "1069",
+                EL_IMPLEMENTATION_MISSING, subscriber.relationship, claim_start, claim_id, edit=RELATION))
+        if is_patient:
+            for segment_id, what in (("N3", "address"), ("N4", "city, state and ZIP code"),
+                                     ("DMG", "birth date and gender")):
+                if segment_id not in subscriber.seen:
+                    errors.append(X12Error(
+                        f"2010BA {segment_id} (the subscriber's {what}) is required when the subscriber is "
+                        "the patient (SBR02 18)", Level.SEGMENT, IMPLEMENTATION_MISSING, segment_id,
+                        subscriber.end, "2010BA", claim_start=claim_start, claim_id=claim_id,
+                        edit=SUBSCRIBER_MISSING))
 
     def check_frequency(self) -> None:
         """The guide's REF*F8 (2300, payer claim control number): required when CLM05-3 says the
@@ -687,7 +749,8 @@ def _copy(frame: _Frame) -> _Frame:
                   set(frame.seen_codes), dict(frame.occurrences))
 
 
-_TRACKED = frozenset({"CLM", "HL", "HI", "REF", "SV1"})  # the segments track_claim acts on
+# the segments track_claim acts on: the claim's, and the subscriber's for the situational rules
+_TRACKED = frozenset({"CLM", "HL", "HI", "REF", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
 _DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})  # ICD-10-CM and ICD-9-CM, principal and other
 _QUALIFIED = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
