@@ -484,12 +484,20 @@ class _Checker:
         self.element_error(message, EL_CONDITIONAL, segment, position, loop, index, rules.rule_at(index))
 
     def _check_pwk(self, segment: Segment, position: int, loop: str) -> None:
-        if segment.get(2):
+        how = segment.get(2)
+        if how:
             allowed = _PWK_CT | _PWK_OTHER if segment.get(1) == "CT" else _PWK_OTHER
-            if segment.get(2) not in allowed:
-                self.element_error(f"PWK02 {segment.get(2)!r} is not a valid attachment transmission code "
+            if how not in allowed:
+                self.element_error(f"PWK02 {how!r} is not a valid attachment transmission code "
                                    f"for report type {segment.get(1)!r}", EL_BAD_CODE, segment, position,
-                                   loop, 2, _rule(loop, "PWK", 2), segment.get(2))
+                                   loop, 2, _rule(loop, "PWK", 2), how)
+            elif how in _PWK_SENT and segment.get(1) != "CT" and not segment.get(5):
+                # the guide: PWK05 (AC) and PWK06 are required when the attachment is or will be sent,
+                # so the payer can match it to the claim (P0506 pairs them)
+                self.element_error(f"PWK05/PWK06 (attachment control number) are required when PWK02 is "
+                                   f"{how!r}: the payer matches the attachment to the claim by that number",
+                                   EL_IMPLEMENTATION_MISSING, segment, position, loop, 5,
+                                   _rule(loop, "PWK", 5))
 
     def _check_value(self, segment: Segment, position: int, loop: str, index: int,
                      rule: ElementRule, value: str, component: int = 0) -> None:
@@ -726,6 +734,7 @@ class _Checker:
 _HI_FOLLOWING = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
 _PWK_CT = frozenset({"AB", "AD", "AF", "AG", "NS"})
 _PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
+_PWK_SENT = frozenset({"BM", "EL", "EM", "FT", "FX"})  # by mail, electronically, e-mail, file transfer, fax
 
 
 def _fresh(frame: _Frame) -> bool:
