@@ -324,3 +324,11 @@ def test_each_claim_of_the_subscriber_gets_the_edit():
     (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
     assert [(e.claim_id, e.segment_id) for e in result.errors] == [("C1", "DMG"), ("C2", "DMG")]
     assert all(claim.malformed for claim in result.items)
+
+
+def test_a_bad_pointer_is_reported_on_every_claim_that_repeats_it():
+    # pointers found good for a number of diagnoses are remembered; bad ones never are
+    specs = [ClaimSpec(f"C{n}", [Line("99457", "20260331")]) for n in (1, 2, 3)]
+    text = base(*specs).replace("***1~", "***1:2~")
+    assert [(e[0].split(" at ")[0], e[2]) for e in _edits(text)] == [("2400/SV107-2", ("A7", "21"))] * 3
+    assert _edits(base(*specs)) == []

@@ -638,9 +638,7 @@ class _Checker:
         elif segment.id == "REF" and loop == "2300" and segment.get(1) == "F8":
             self.payer_icn = position
         elif segment.id == "HI" and loop == "2300" and self.claim_start:
-            component = self.d.component
-            self.diagnoses += sum(1 for value in segment.elements[:12]
-                                  if value.split(component)[0] in _DIAGNOSIS_QUALIFIERS)
+            self.diagnoses += _diagnoses_in(segment, self.d.component)
         elif segment.id == "SV1" and loop == "2400" and self.claim_start:
             self.claim_lines += 1
             amount = _number(segment.get(2))
@@ -655,7 +653,12 @@ class _Checker:
         must name one the claim carries. A claim edit, as clearinghouses run it: the claim is
         rejected in the 277CA, not the set in the 999 (a missing SV107 is a syntax error: the
         guide requires it)."""
-        pointers = segment.get(7).split(self.d.component) if segment.get(7) else []
+        text = segment.get(7)
+        key = (text, self.d.component, self.diagnoses)
+        if key in _GOOD_POINTERS:  # most lines point at "1" of a claim with a diagnosis or more
+            return
+        errors = len(self.result.errors)
+        pointers = text.split(self.d.component) if text else []
         for number, pointer in enumerate(pointers, start=1):
             if pointer.isdigit() and not 1 <= int(pointer) <= self.diagnoses:
                 carries = f"carries {self.diagnoses}" if self.diagnoses else "carries no"
@@ -664,6 +667,8 @@ class _Checker:
                     f"diagnosis code{'s' if self.diagnoses != 1 else ''}", Level.SEGMENT,
                     HAS_ELEMENT_ERRORS, "SV1", position, "2400", 7, number, "1328", EL_BAD_CODE, pointer,
                     self.claim_start, self.claim_id, edit=POINTER))
+        if len(self.result.errors) == errors:
+            _remember(_GOOD_POINTERS, key)
 
     def close_claim(self) -> None:
         if self.claim_start and self.claim_charge and self.claim_lines:
@@ -771,6 +776,23 @@ _CLEAN_LIMIT = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _CLEAN_COMPOSITES: set[tuple[int, str, str]] = set()  # (rule id, component separator, value)
+_GOOD_POINTERS: set[tuple[str, str, int]] = set()  # (SV107, component separator, diagnoses on the claim)
+_DIAGNOSES: dict[tuple[str, str], int] = {}  # (HI text, component separator) -> diagnosis codes in it
+
+
+def _diagnoses_in(segment: Segment, component: str) -> int:
+    """How many diagnosis codes an HI carries (a batch repeats a few HI texts: remembered by the
+    text the tokenizer kept; a segment built elsewhere has none and is counted each time)."""
+    key = (segment.text, component)
+    found = _DIAGNOSES.get(key) if segment.text else None
+    if found is None:
+        found = sum(1 for value in segment.elements[:12]
+                    if value.split(component)[0] in _DIAGNOSIS_QUALIFIERS)
+        if segment.text:
+            if len(_DIAGNOSES) >= _CLEAN_LIMIT:
+                _DIAGNOSES.clear()
+            _DIAGNOSES[key] = found
+    return found
 _OCCURRENCES = occurrence_limits()
 _PERIOD_FORMATS = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
 _SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
