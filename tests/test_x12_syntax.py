@@ -332,3 +332,10 @@ def test_a_bad_pointer_is_reported_on_every_claim_that_repeats_it():
     text = base(*specs).replace("***1~", "***1:2~")
     assert [(e[0].split(" at ")[0], e[2]) for e in _edits(text)] == [("2400/SV107-2", ("A7", "21"))] * 3
     assert _edits(base(*specs)) == []
+
+
+def test_a_subscriber_needs_a_claim_filing_indicator():
+    """SBR09 is 'required prior to mandated use of PlanID', which never came: a claim edit."""
+    (found,) = _edits(base().replace("SBR*P*18*******MB~", "SBR*P*18~"))
+    assert found[0] == "2000B/SBR09 at segment 12" and found[2] == ("A6", "21")
+    assert found[1].startswith("SBR09 (claim filing indicator, MB for Medicare Part B) is required")

@@ -49,6 +49,7 @@ class _Subscriber:
     def __init__(self) -> None:
         self.sbr = 0
         self.relationship = ""
+        self.filing = ""  # SBR09, the claim filing indicator
         self.seen: set[str] = set()
         self.end = 0
         self.patient_loop = 0  # position of the HL of the 2000C the claims now hang under, 0 if none
@@ -616,6 +617,7 @@ class _Checker:
             self.subscriber.end = position + 1
         elif segment.id == "SBR" and loop == "2000B" and self.subscriber is not None:
             self.subscriber.sbr, self.subscriber.relationship = position, segment.get(2)
+            self.subscriber.filing = segment.get(9)
         if segment.id == "CLM" and loop == "2300":
             self.close_claim()
             self.claim_start, self.claim_id = position, segment.get(1)
@@ -684,13 +686,14 @@ class _Checker:
         self.claim_start, self.claim_id, self.claim_charge = 0, "", None
 
     def check_subscriber(self, position: int) -> None:
-        """The guide's rules for who the patient is, checked for each claim (the CLM at `position`)
+        """The guide's rules on the subscriber, checked for each claim (the CLM at `position`)
         against its 2000B: SBR02 is 18 exactly when the subscriber is the patient, that is when the
         claim hangs under the subscriber with no 2000C; then 2010BA must carry the subscriber's
-        address (N3, N4) and demographics (DMG). Claim edits, as clearinghouses run them: each claim
-        of the subscriber is rejected in the 277CA, not the whole set in the 999. (2010BA's N3, N4
-        and DMG on a subscriber who is not the patient are left alone: the guide says not to send
-        them, payers take them.)"""
+        address (N3, N4) and demographics (DMG). SBR09 (claim filing indicator) is required while
+        the national health plan identifier is not mandated (it never was). Claim edits, as
+        clearinghouses run them: each claim of the subscriber is rejected in the 277CA, not the
+        whole set in the 999. (2010BA's N3, N4 and DMG on a subscriber who is not the patient are
+        left alone: the guide says not to send them, payers take them.)"""
         subscriber = self.subscriber
         if subscriber is None or not subscriber.sbr:
             return
@@ -706,6 +709,12 @@ class _Checker:
                 "SBR02 must be 18 when the subscriber is the patient: this claim has no 2000C patient "
                 "loop", Level.SEGMENT, HAS_ELEMENT_ERRORS, "SBR", subscriber.sbr, "2000B", 2, 0, "1069",
                 EL_IMPLEMENTATION_MISSING, subscriber.relationship, claim_start, claim_id, edit=RELATION))
+        if not subscriber.filing:
+            errors.append(X12Error(
+                "SBR09 (claim filing indicator, MB for Medicare Part B) is required: the guide requires "
+                "it until the national PlanID is mandated, which it has not been", Level.SEGMENT,
+                HAS_ELEMENT_ERRORS, "SBR", subscriber.sbr, "2000B", 9, 0, "1032", EL_IMPLEMENTATION_MISSING,
+                "", claim_start, claim_id, edit=SUBSCRIBER_MISSING))
         if is_patient:
             for segment_id, what in (("N3", "address"), ("N4", "city, state and ZIP code"),
                                      ("DMG", "birth date and gender")):
