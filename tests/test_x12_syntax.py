@@ -106,6 +106,8 @@ CASES = {
     "attachment sent without its control number": (
         lambda t: t.replace("REF*EA*MRN-1~", "PWK*OZ*EL~\nREF*EA*MRN-1~"),
         ("2300/PWK05 at segment 19", "8", "I9", "C1")),
+    "digits of another script in a number": (
+        lambda t: t.replace("*UN*1***1", "*UN*\u0663***1"), ("2400/SV104 at segment 22", "8", "6", "C1")),
     "tab in an address": (
         lambda t: t.replace("N3*1 MAIN ST~", "N3*1 MAIN\tST~"), ("2010AA/N301 at segment 8", "8", "6", "")),
 }

@@ -524,7 +524,8 @@ class _Checker:
                 self._check_length(segment, position, loop, index, rule, value, component)
         elif kind == "R" or kind == "N0":
             digits = value[1:] if value[:1] == "-" else value
-            if _number(value) is None or (kind == "N0" and not digits.isdigit()) or value != value.strip():
+            if (_number(value) is None or (kind == "N0" and not digits.isdigit()) or value != value.strip()
+                    or not value.isascii()):  # Decimal and isdigit take any script's digits
                 self.element_error(f"{_named(segment, index, component)} {value!r} is not a number",
                                    EL_BAD_CHAR, segment, position, loop, index, rule, value, component)
             elif len(digits) - digits.count(".") > rule.max_len:
@@ -715,7 +716,7 @@ class _Checker:
                 "it until the national PlanID is mandated, which it has not been", Level.SEGMENT,
                 HAS_ELEMENT_ERRORS, "SBR", subscriber.sbr, "2000B", 9, 0, "1032", EL_IMPLEMENTATION_MISSING,
                 "", claim_start, claim_id, edit=SUBSCRIBER_MISSING))
-        if is_patient:
+        if is_patient and subscriber.end:  # (a 2010BA missing whole is a syntax error of its own)
             for segment_id, what in (("N3", "address"), ("N4", "city, state and ZIP code"),
                                      ("DMG", "birth date and gender")):
                 if segment_id not in subscriber.seen:
