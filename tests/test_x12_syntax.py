@@ -341,3 +341,11 @@ def test_a_subscriber_needs_a_claim_filing_indicator():
     (found,) = _edits(base().replace("SBR*P*18*******MB~", "SBR*P*18~"))
     assert found[0] == "2000B/SBR09 at segment 12" and found[2] == ("A6", "21")
     assert found[1].startswith("SBR09 (claim filing indicator, MB for Medicare Part B) is required")
+
+
+def test_a_chargeable_claim_for_nothing_is_rejected():
+    """CLM02 0 with BHT06 CH (a claim for payment): a claim edit; an encounter (RP) may be 0."""
+    text = base().replace("CLM*C1*50*", "CLM*C1*0*").replace("SV1*HC:99457*50*", "SV1*HC:99457*0*")
+    (found,) = _edits(text)
+    assert found[0] == "2300/CLM02 at segment 18" and found[2] == ("A7", "21")
+    assert _edits(text.replace("*1200*CH~", "*1200*RP~")) == []

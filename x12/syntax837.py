@@ -40,6 +40,7 @@ POINTER = ("A7", "21")  # rejected for invalid information: missing or invalid i
 PAYER_ICN = ("A7", "21")  # the same, for the payer claim control number of a replacement or void
 SUBSCRIBER_MISSING = ("A6", "21")  # rejected for missing information: the subscriber-patient's N3, N4, DMG
 RELATION = ("A8", "21")  # rejected for relational field in error: SBR02 against the 2000C
+ZERO_CHARGE = ("A7", "21")  # rejected for invalid information: a chargeable claim for nothing
 
 
 class _Subscriber:
@@ -120,6 +121,7 @@ class _Checker:
         self.frequency = ""  # the current claim's CLM05-3
         self.payer_icn = 0  # position of the current claim's REF*F8 (payer claim control number), 0 if none
         self.subscriber: _Subscriber | None = None  # the current 2000B, for the guide's situational rules
+        self.chargeable = False  # BHT06 CH: claims for payment (RP: encounters, reporting only)
         self.hl_levels: dict[str, str] = {}
         self.hl_count = 0
 
@@ -638,6 +640,8 @@ class _Checker:
                 self.subscriber = _Subscriber()
             elif level == "23" and self.subscriber is not None:
                 self.subscriber.patient_loop = position
+        elif segment.id == "BHT":
+            self.chargeable = segment.get(6) == "CH"
         elif segment.id == "REF" and loop == "2300" and segment.get(1) == "F8":
             self.payer_icn = position
         elif segment.id == "HI" and loop == "2300" and self.claim_start:
@@ -682,6 +686,14 @@ class _Checker:
                     f"CLM02 total charge {clm.get(2)} does not equal the sum of the SV102 line charges "
                     f"{lines} (SNIP type 3 balancing)", Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM", position,
                     "2300", 2, 0, "782", "", clm.get(2), position, clm.get(1), edit=BALANCING))
+        if self.claim_start and self.claim_charge and self.chargeable:
+            clm, position = self.claim_charge
+            if Decimal(clm.get(2)) == 0:
+                self.result.errors.append(X12Error(
+                    "CLM02 total charge is 0 on a chargeable claim (BHT06 CH): payers refuse a claim for "
+                    "nothing; bill the charges, or send it as a reporting (encounter) transaction",
+                    Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM", position, "2300", 2, 0, "782", "",
+                    clm.get(2), position, clm.get(1), edit=ZERO_CHARGE))
         if self.claim_start:
             self.check_frequency()
         self.claim_start, self.claim_id, self.claim_charge = 0, "", None
@@ -774,7 +786,7 @@ def _copy(frame: _Frame) -> _Frame:
 
 
 # the segments track_claim acts on: the claim's, and the subscriber's for the situational rules
-_TRACKED = frozenset({"CLM", "HL", "HI", "REF", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
+_TRACKED = frozenset({"BHT", "CLM", "HL", "HI", "REF", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
 _DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})  # ICD-10-CM and ICD-9-CM, principal and other
 _QUALIFIED = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
