@@ -635,3 +635,28 @@ def test_no_code_path_updates_or_deletes_the_audit_log():
                 offending.append((path.name, pattern))
     assert offending == []
     assert "insert(AuditEntry.__table__)" in (source / "store.py").read_text()  # and it is written
+
+
+def test_a_claim_edit_rejects_that_claim_only_and_its_neighbour_goes_downstream(store):
+    """A claim the guide's situational rules reject (its subscriber is the patient and sends no
+    DMG) is recorded rejected and never queued; the other claim of the same set is forwarded; the
+    999 accepts the set and the 277CA says which claim was refused (A6:21)."""
+    flow = workflow(store)
+    text = x12_837([ClaimSpec("E1", [Line("99457", "20260331")], mrn="MRN-1"),
+                    ClaimSpec("E2", [Line("99457", "20260331")], mrn="MRN-2")])
+    first, second = text.split("CLM*E1*", 1)
+    head, _, tail = ("".join(first.rsplit("DMG*D8*19500201*F~\n", 1)) + "CLM*E1*" + second).partition("\nSE*")
+    body = head[head.index("ST*837"):]
+    text = f"{head}\nSE*{body.count('~') + 1}*{tail.partition('*')[2]}"
+    for mode in ("enforce", "monitor"):
+        outcome = flow.submit("acme", text.replace("CLM*E", f"CLM*{mode}E").encode(), "e.837", mode=mode)
+        # (in monitor mode E2 repeats the 99457 enforce just forwarded: blocked, forwarded all the same)
+        assert [c.status for c in outcome.claims] == ["rejected", "forwarded"]
+        assert outcome.claims[0].result.verdict.value == "block"
+        assert "IK5*A~" in outcome.x12.ack999
+        ack277 = outcome.x12.ack277.replace("\n", "")
+        assert f"TRN*2*{mode}E1~STC*A6:21" in ack277
+        assert f"TRN*2*{mode}E2~STC*A2:20" in ack277  # monitor mode answers a forwarded claim as accepted
+    with store.transaction() as session:
+        payloads = session.scalars(select(OutboxRow.payload)).all()
+    assert len(payloads) == 2 and all("E2*" in p and "E1*" not in p for p in payloads)
