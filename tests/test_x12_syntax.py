@@ -349,3 +349,17 @@ def test_a_chargeable_claim_for_nothing_is_rejected():
     (found,) = _edits(text)
     assert found[0] == "2300/CLM02 at segment 18" and found[2] == ("A7", "21")
     assert _edits(text.replace("*1200*CH~", "*1200*RP~")) == []
+
+
+@pytest.mark.parametrize(("hi", "problem"), [
+    ("HI*ABK:E11.9~", "HI01-2 'E11.9': an ICD-10-CM code is sent without its decimal point (E119)"),
+    ("HI*ABK:I10*ABF:1234~", "HI02-2 '1234' is not an ICD-10-CM code as claims carry it (a letter, a "
+                             "digit, then 1 to 5 letters or digits)"),
+    ("HI*BK:250.00~", "HI01-2 '250.00': an ICD-9-CM code is sent without its decimal point (25000)"),
+])
+def test_a_diagnosis_code_is_sent_as_its_code_set_sends_it(hi, problem):
+    """The guide: ICD codes go without their decimal point. A claim edit (A7:21); the codes of
+    every valid sample pass (68 of them, ICD-10-CM and ICD-9-CM)."""
+    (found,) = _edits(base().replace("HI*ABK:I10~", hi))
+    assert found[1] == problem and found[2] == ("A7", "21") and found[0].startswith("2300/HI")
+    assert _edits(base().replace("HI*ABK:I10~", "HI*ABK:E119*ABF:Z7982~")) == []

@@ -7,6 +7,7 @@ element and component) and the claim it lies in, so the 999 can name the claim i
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -41,6 +42,7 @@ PAYER_ICN = ("A7", "21")  # the same, for the payer claim control number of a re
 SUBSCRIBER_MISSING = ("A6", "21")  # rejected for missing information: the subscriber-patient's N3, N4, DMG
 RELATION = ("A8", "21")  # rejected for relational field in error: SBR02 against the 2000C
 ZERO_CHARGE = ("A7", "21")  # rejected for invalid information: a chargeable claim for nothing
+DIAGNOSIS = ("A7", "21")  # the same: a diagnosis code not shaped as its code set's codes are sent
 
 
 class _Subscriber:
@@ -645,7 +647,12 @@ class _Checker:
         elif segment.id == "REF" and loop == "2300" and segment.get(1) == "F8":
             self.payer_icn = position
         elif segment.id == "HI" and loop == "2300" and self.claim_start:
-            self.diagnoses += _diagnoses_in(segment, self.d.component)
+            count, problems = _diagnoses_in(segment, self.d.component)
+            self.diagnoses += count
+            for index, code, message in problems:
+                self.result.errors.append(X12Error(
+                    message, Level.SEGMENT, HAS_ELEMENT_ERRORS, "HI", position, "2300", index, 2, "1271",
+                    EL_BAD_CODE, code, self.claim_start, self.claim_id, edit=DIAGNOSIS))
         elif segment.id == "SV1" and loop == "2400" and self.claim_start:
             self.claim_lines += 1
             amount = _number(segment.get(2))
@@ -799,22 +806,46 @@ _Key = TypeVar("_Key")
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _CLEAN_COMPOSITES: set[tuple[int, str, str]] = set()  # (rule id, component separator, value)
 _GOOD_POINTERS: set[tuple[str, str, int]] = set()  # (SV107, component separator, diagnoses on the claim)
-_DIAGNOSES: dict[tuple[str, str], int] = {}  # (HI text, component separator) -> diagnosis codes in it
+_Diagnoses = tuple[int, tuple[tuple[int, str, str], ...]]  # count; (element, code, problem) per bad code
+_DIAGNOSES: dict[tuple[str, str], _Diagnoses] = {}  # (HI text, component separator) -> what it carries
+_ICD10 = re.compile(r"[A-TV-Z][0-9][0-9A-Z]{1,5}")  # ICD-10-CM as a claim carries it: no decimal point
+_ICD9 = re.compile(r"[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4}")
 
 
-def _diagnoses_in(segment: Segment, component: str) -> int:
-    """How many diagnosis codes an HI carries (a batch repeats a few HI texts: remembered by the
-    text the tokenizer kept; a segment built elsewhere has none and is counted each time)."""
+def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
+    """How many diagnosis codes an HI carries, and those not shaped as their code set's codes are
+    sent (a batch repeats a few HI texts: remembered by the text the tokenizer kept; a segment built
+    elsewhere has none and is read each time)."""
     key = (segment.text, component)
     found = _DIAGNOSES.get(key) if segment.text else None
     if found is None:
-        found = sum(1 for value in segment.elements[:12]
-                    if value.split(component)[0] in _DIAGNOSIS_QUALIFIERS)
+        count, problems = 0, []
+        for index, value in enumerate(segment.elements[:12], start=1):
+            parts = value.split(component)
+            qualifier = parts[0]
+            if qualifier not in _DIAGNOSIS_QUALIFIERS:
+                continue
+            count += 1
+            code = parts[1] if len(parts) > 1 else ""
+            ten = qualifier in ("ABK", "ABF")
+            if code and not (_ICD10 if ten else _ICD9).fullmatch(code):
+                kind = "ICD-10-CM" if ten else "ICD-9-CM"
+                if "." in code:
+                    message = (f"HI{index:02d}-2 {code!r}: an {kind} code is sent without its decimal point "
+                               f"({code.replace('.', '')})")
+                else:
+                    shape = ("a letter, a digit, then 1 to 5 letters or digits" if ten
+                             else "3 to 5 digits, or V or E and digits")
+                    message = f"HI{index:02d}-2 {code!r} is not an {kind} code as claims carry it ({shape})"
+                problems.append((index, code, message))
+        found = (count, tuple(problems))
         if segment.text:
             if len(_DIAGNOSES) >= _CLEAN_LIMIT:
                 _DIAGNOSES.clear()
             _DIAGNOSES[key] = found
     return found
+
+
 _OCCURRENCES = occurrence_limits()
 _PERIOD_FORMATS = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
 _SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
