@@ -22,7 +22,7 @@ from x12.guide837 import (
     ROOT,
     Loop,
 )
-from x12.tokenizer import Delimiters, Segment, ccyymmdd
+from x12.tokenizer import Delimiters, Segment, ccyymmdd, in_charset
 
 __all__ = ["SetCheck", "check_set"]
 
@@ -444,10 +444,7 @@ class _Checker:
             elif part and number not in owned:
                 self._check_value(segment, position, loop, index, sub, part, number)
             elif part and number > 1 and (sub.type == "AN" or sub.type == "ID"):  # a qualifier: its check's
-                if not (part.isascii() and part.isprintable()):
-                    self.element_error(f"{_named(segment, index, number)} {_outside_charset(part)}",
-                                       EL_BAD_CHAR, segment, position, loop, index, sub, part, number)
-                else:
+                if self._check_charset(segment, position, loop, index, sub, part, number):
                     self._check_length(segment, position, loop, index, sub, part, number)
         for number in range(1, len(components) + 1):
             missing = number > len(parts) or not parts[number - 1]
@@ -515,10 +512,9 @@ class _Checker:
         before = len(errors)
         kind = rule.type
         if kind == "AN" or kind == "ID":
-            if not (value.isascii() and value.isprintable()):
-                self.element_error(f"{_named(segment, index, component)} {_outside_charset(value)}",
-                                   EL_BAD_CHAR, segment, position, loop, index, rule, value, component)
-            elif rule.codes and value not in rule.codes:
+            if not self._check_charset(segment, position, loop, index, rule, value, component):
+                return  # reported: checked no further, and not remembered as clean
+            if rule.codes and value not in rule.codes:
                 self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid code",
                                    EL_BAD_CODE, segment, position, loop, index, rule, value, component)
             elif rule.reference == "1251" and not component and segment.get(index - 1) in _PERIOD_FORMATS:
@@ -546,6 +542,18 @@ class _Checker:
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:
             _remember(_CLEAN_VALUES, key)
+
+    def _check_charset(self, segment: Segment, position: int, loop: str, index: int,
+                       rule: ElementRule, value: str, component: int = 0) -> bool:
+        """Whether an AN or ID value keeps to the X12 character set; if not, the error names the
+        element, the code point and its position, not the value (a name or an address is PHI)."""
+        if in_charset(value):
+            return True
+        at = next(i for i, character in enumerate(value) if not in_charset(character))
+        self.element_error(f"{_named(segment, index, component)} has a character outside the X12 character "
+                           f"set (U+{ord(value[at]):04X} at position {at + 1} of {len(value)})", EL_BAD_CHAR,
+                           segment, position, loop, index, rule, value, component)
+        return False
 
     def _check_length(self, segment: Segment, position: int, loop: str, index: int,
                       rule: ElementRule, value: str, component: int = 0) -> None:
@@ -685,17 +693,16 @@ class _Checker:
             _remember(_GOOD_POINTERS, key)
 
     def close_claim(self) -> None:
-        if self.claim_start and self.claim_charge and self.claim_lines:
+        if self.claim_start and self.claim_charge:
             clm, position = self.claim_charge
-            total, lines = Decimal(clm.get(2)), sum(self.line_charges, Decimal(0))
-            if total != lines:
+            total = Decimal(clm.get(2))
+            lines = sum(self.line_charges, Decimal(0))
+            if self.claim_lines and total != lines:
                 self.result.errors.append(X12Error(
                     f"CLM02 total charge {clm.get(2)} does not equal the sum of the SV102 line charges "
                     f"{lines} (SNIP type 3 balancing)", Level.SEGMENT, HAS_ELEMENT_ERRORS, "CLM", position,
                     "2300", 2, 0, "782", "", clm.get(2), position, clm.get(1), edit=BALANCING))
-        if self.claim_start and self.claim_charge and self.chargeable:
-            clm, position = self.claim_charge
-            if Decimal(clm.get(2)) == 0:
+            if self.chargeable and total == 0:
                 self.result.errors.append(X12Error(
                     "CLM02 total charge is 0 on a chargeable claim (BHT06 CH): payers refuse a claim for "
                     "nothing; bill the charges, or send it as a reporting (encounter) transaction",
@@ -875,15 +882,6 @@ def _remember(clean: set[_Key], key: _Key) -> None:
     if len(clean) >= _CLEAN_LIMIT:
         clean.clear()
     clean.add(key)
-
-
-def _outside_charset(value: str) -> str:
-    """Where a value leaves the X12 extended character set of 005010 (printable ASCII, the set
-    pyx12 checks AN and ID values against), named by code point and position, not by the value
-    (a name or an address is PHI)."""
-    at = next(i for i, character in enumerate(value) if not (character.isascii() and character.isprintable()))
-    return (f"has a character outside the X12 character set (U+{ord(value[at]):04X} at position {at + 1} "
-            f"of {len(value)})")
 
 
 def _named(segment: Segment, index: int, component: int) -> str:

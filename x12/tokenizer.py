@@ -9,7 +9,8 @@ from datetime import date
 
 from x12.errors import Level, X12Error, X12SyntaxError
 
-__all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd"]
+__all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd",
+           "in_charset"]
 
 ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
@@ -66,6 +67,12 @@ class Interchange:
     segments: list[Segment]
     issues: list[X12Error]
     leading: str = ""
+
+
+def in_charset(text: str) -> bool:
+    """Whether text keeps to the X12 extended character set of 005010: printable ASCII (the set
+    pyx12 checks AN and ID values against)."""
+    return text.isascii() and text.isprintable()
 
 
 @functools.lru_cache(maxsize=4096)  # a batch repeats a few hundred dates (service, birth, sent)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from x12.tokenizer import Delimiters, Segment
+from x12.tokenizer import Delimiters, Segment, in_charset
 
 __all__ = ["Stamp", "Element", "clean", "render", "ack_interchange", "ack_delimiters"]
 
@@ -43,8 +43,8 @@ def ack_delimiters(inbound: Delimiters) -> Delimiters:
 def clean(value: str, delimiters: Delimiters) -> str:
     """Free text made safe to carry: delimiters, line breaks and characters outside the X12
     character set (printable ASCII) become spaces."""
-    if not (value.isascii() and value.isprintable()):
-        value = "".join(c if c.isascii() and c.isprintable() else " " for c in value)
+    if not in_charset(value):
+        value = "".join(c if in_charset(c) else " " for c in value)
     for character in {delimiters.element, delimiters.component, delimiters.segment,
                       delimiters.repetition or "", "\r", "\n"} - {""}:
         value = value.replace(character, " ")
