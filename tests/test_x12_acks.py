@@ -154,14 +154,27 @@ def test_builders_are_deterministic():
 
 
 def test_free_text_cannot_break_the_277():
-    """STC12 carries our own message (with ':' and '*' in it) and TRN02 a claim id with the
-    component separator: both come out without a delimiter."""
-    text = x12_837([ClaimSpec("A:B", [Line("99458", "20260331")], mrn="MRN-1003")])
+    """STC12 carries our own message (with ':' and '*' in it): it comes out without a delimiter."""
+    text = x12_837([ClaimSpec("A-B", [Line("99458", "20260331")], mrn="MRN-1003")])
     result = answers(text)
     valid(result.ack277)
-    assert "TRN*2*A B~" in result.ack277
+    assert "TRN*2*A-B~" in result.ack277
     stc = next(line for line in result.ack277.splitlines() if line.startswith("STC*A8"))
     assert stc.count("*") == 12 and "addon-without-base - 99458" in stc
+
+
+def test_a_claim_id_holding_the_component_separator_is_refused_in_the_999():
+    """CLM01 is a simple element: a ':' in it is a delimiter where none may be (pyx12: "an invalid
+    composite"), so the claim is refused in the 999 with IK403 6, never echoed into a 277CA."""
+    text = x12_837([ClaimSpec("A:B", [Line("99457", "20260331")], mrn="MRN-1003"),
+                    ClaimSpec("C-D", [Line("99457", "20260331")], mrn="MRN-1004")])
+    assert pyx12_errors(text)
+    result = answers(text)
+    valid(result.ack999)
+    valid(result.ack277)
+    assert "IK3*CLM*" in result.ack999 and "CTX*CLM01:A B~" in result.ack999  # the copies are cleaned
+    assert "IK4*1*1028*6*A B~" in result.ack999 and "IK5*E" in result.ack999
+    assert "A:B" not in result.ack277 and "TRN*2*C-D~" in result.ack277
 
 
 OTHER = SAMPLES.parent / "x12_other"

@@ -110,6 +110,22 @@ CASES = {
         lambda t: t.replace("*UN*1***1", "*UN*\u0663***1"), ("2400/SV104 at segment 22", "8", "6", "C1")),
     "tab in an address": (
         lambda t: t.replace("N3*1 MAIN ST~", "N3*1 MAIN\tST~"), ("2010AA/N301 at segment 8", "8", "6", "")),
+    # what pyx12 rejects in a value beyond the character set (its single-edit probe, 2026-11-24)
+    "trailing space in a name": (
+        lambda t: t.replace("NM1*IL*1*DOE*", "NM1*IL*1*DOE *"), ("2010BA/NM103 at segment 13", "8", "6", "")),
+    "trailing space in a procedure code": (
+        lambda t: t.replace("SV1*HC:99457*", "SV1*HC:99457 *"),
+        ("2400/SV101-2 at segment 22", "8", "6", "C1")),
+    "component separator in a simple element": (
+        lambda t: t.replace("REF*EA*MRN-1~", "REF*EA*MRN:1~"), ("2300/REF02 at segment 19", "8", "6", "C1")),
+    "plus sign in a number": (
+        lambda t: t.replace("*UN*1***1", "*UN*+1***1"), ("2400/SV104 at segment 22", "8", "6", "C1")),
+    "exponent in an amount": (
+        lambda t: t.replace("CLM*C1*50*", "CLM*C1*5E1*"), ("2300/CLM02 at segment 18", "8", "6", "C1")),
+    "amount ending in its decimal point": (
+        lambda t: t.replace("CLM*C1*50*", "CLM*C1*50.*"), ("2300/CLM02 at segment 18", "8", "6", "C1")),
+    "service line numbers out of sequence": (
+        lambda t: t.replace("LX*1~", "LX*2~"), ("2400/LX01 at segment 21", "8", "I12", "C1")),
 }
 
 
@@ -363,3 +379,44 @@ def test_a_diagnosis_code_is_sent_as_its_code_set_sends_it(hi, problem):
     (found,) = _edits(base().replace("HI*ABK:I10~", hi))
     assert found[1] == problem and found[2] == ("A7", "21") and found[0].startswith("2300/HI")
     assert _edits(base().replace("HI*ABK:I10~", "HI*ABK:E119*ABF:Z7982~")) == []
+
+
+def test_a_value_padded_to_its_minimum_length_is_not_a_trailing_space():
+    """Spaces that make a value as long as its minimum are padding, not trailing spaces (pyx12 lets
+    them pass too); the same value with one space more is refused."""
+    padded = base().replace("N4*SPRINGFIELD*IL*627010000~", "N4*SPRINGFIELD*IL*62 ~")
+    assert errors(padded) == [] and pyx12_errors(padded) == []
+    longer = base().replace("N4*SPRINGFIELD*IL*627010000~", "N4*SPRINGFIELD*IL*627 ~")
+    assert errors(longer) == [("2010AA/N403 at segment 9", "8", "6", "")] and pyx12_errors(longer)
+
+
+def test_numbers_as_x12_writes_them_are_accepted():
+    """A leading minus, a point followed by digits, no digit before the point (CLM02 -0.5, SV102 -.50)."""
+    text = base(ClaimSpec("C1", [Line("99457", "20260331", charge="-.50")]))
+    assert "CLM*C1*-0.5*" in text and "*-.50*UN*" in text
+    assert errors(text) == [] and pyx12_errors(text) == []
+
+
+def test_each_claim_numbers_its_service_lines_from_one():
+    """LX01 counts the claim's lines (pyx12 checks the same): the second claim starts again at 1,
+    and a line numbered as the other claim's was is reported, not remembered clean from there."""
+    two = base(ClaimSpec("C1", [Line("99457", "20260331"), Line("99458", "20260331")]),
+               ClaimSpec("C2", [Line("99457", "20260331")], mrn="MRN-2"))
+    assert errors(two) == []
+    wrong = two.replace("LX*1~\nSV1*HC:99457*50*UN*1***1~\nDTP*472*D8*20260331~\nSE*",
+                        "LX*2~\nSV1*HC:99457*50*UN*1***1~\nDTP*472*D8*20260331~\nSE*")
+    assert wrong != two
+    assert [e[1:] for e in errors(wrong)] == [("8", "I12", "C2")] and pyx12_errors(wrong)
+
+
+def test_hl_numbers_are_read_as_numbers():
+    """HL01 003 is the third HL and HL02 1 names HL01 001 (pyx12 reads both as integers); the split
+    renumbers them plainly."""
+    from x12.split import split_batch
+
+    text = base().replace("HL*1**20*1~", "HL*001**20*1~").replace("HL*2*1*22*0~", "HL*02*1*22*0~")
+    assert errors(text) == [] and pyx12_errors(text) == []
+    outbound = split_batch(read_batch(text, "t"), lambda claim: True)
+    assert [line for line in outbound.splitlines() if line.startswith("HL*")] == ["HL*1**20*1~",
+                                                                                  "HL*2*1*22*0~"]
+    assert errors(text.replace("HL*02*", "HL*03*")) == [("2000B/HL01 at segment 11", "8", "I12", "")]

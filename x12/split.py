@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from scrubber.model import Claim
 from x12.reader import Batch, InterchangeResult, SetResult
+from x12.syntax837 import hl_number
 from x12.tokenizer import Segment, serialize
 
 __all__ = ["one_claim_files", "split_batch", "split_interchange"]
@@ -49,10 +50,10 @@ def _tree(result: SetResult) -> _Tree:
     while position < len(segments) + 2:
         segment = segments[position - 2]
         if segment.id == "HL":
-            parent = nodes.get(segment.get(2))
+            parent = nodes.get(hl_number(segment.get(2)))  # HL02 3 names HL01 003, as the check reads them
             current = _Node(segment, parent)
             (parent.children if parent else tree.roots).append(current)
-            nodes[segment.get(1)] = current
+            nodes[hl_number(segment.get(1))] = current
         elif position in claim_at:
             item, end = claim_at[position]
             tree.claims.append((item, current, segments[position - 2:end - 2]))

@@ -24,7 +24,7 @@ from x12.guide837 import (
 )
 from x12.tokenizer import Delimiters, Segment, ccyymmdd, in_charset
 
-__all__ = ["SetCheck", "check_set"]
+__all__ = ["SetCheck", "check_set", "hl_number"]
 
 # IK304 segment syntax error codes and IK403 element syntax error codes (X231A1)
 UNRECOGNIZED, UNEXPECTED, MISSING, LOOP_OVER_MAX = "1", "2", "3", "4"
@@ -120,6 +120,7 @@ class _Checker:
         self.line_charges: list[Decimal] = []
         self.claim_lines = 0
         self.diagnoses = 0  # diagnosis codes in the current claim's HI segments, in order
+        self.line_numbers = 0  # LX segments in the current claim (LX01 must count them)
         self.frequency = ""  # the current claim's CLM05-3
         self.payer_icn = 0  # position of the current claim's REF*F8 (payer claim control number), 0 if none
         self.subscriber: _Subscriber | None = None  # the current 2000B, for the guide's situational rules
@@ -444,7 +445,7 @@ class _Checker:
             elif part and number not in owned:
                 self._check_value(segment, position, loop, index, sub, part, number)
             elif part and number > 1 and (sub.type == "AN" or sub.type == "ID"):  # a qualifier: its check's
-                if self._check_charset(segment, position, loop, index, sub, part, number):
+                if self._check_text(segment, position, loop, index, sub, part, number):
                     self._check_length(segment, position, loop, index, sub, part, number)
         for number in range(1, len(components) + 1):
             missing = number > len(parts) or not parts[number - 1]
@@ -503,6 +504,11 @@ class _Checker:
 
     def _check_value(self, segment: Segment, position: int, loop: str, index: int,
                      rule: ElementRule, value: str, component: int = 0) -> None:
+        if not component and self.d.component in value:  # before the memo: it holds no separator
+            self.element_error(f"{_named(segment, index, 0)} is a simple element but holds the component "
+                               f"separator {self.d.component!r}: a delimiter cannot appear in a value",
+                               EL_BAD_CHAR, segment, position, loop, index, rule, value)
+            return
         # a value found clean under a rule is clean again (rules live as long as the module; a
         # date's format comes from the element before it, so 1251 is not remembered)
         key = (id(rule), value)
@@ -512,7 +518,7 @@ class _Checker:
         before = len(errors)
         kind = rule.type
         if kind == "AN" or kind == "ID":
-            if not self._check_charset(segment, position, loop, index, rule, value, component):
+            if not self._check_text(segment, position, loop, index, rule, value, component):
                 return  # reported: checked no further, and not remembered as clean
             if rule.codes and value not in rule.codes:
                 self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid code",
@@ -524,9 +530,12 @@ class _Checker:
                 self._check_length(segment, position, loop, index, rule, value, component)
         elif kind == "R" or kind == "N0":
             digits = value[1:] if value[:1] == "-" else value
-            if (_number(value) is None or (kind == "N0" and not digits.isdigit()) or value != value.strip()
-                    or not value.isascii()):  # Decimal and isdigit take any script's digits
-                self.element_error(f"{_named(segment, index, component)} {value!r} is not a number",
+            # as X12 writes numbers: ASCII digits, a leading minus, a decimal point followed by
+            # digits (R); no plus sign, exponent, space or trailing point (Decimal takes all of those)
+            if not (_DECIMAL if kind == "R" else _INTEGER).fullmatch(value):
+                self.element_error(f"{_named(segment, index, component)} {value!r} is not a number (digits, "
+                                   "an optional leading minus" + (" and decimal point followed by digits)"
+                                                                  if kind == "R" else ")"),
                                    EL_BAD_CHAR, segment, position, loop, index, rule, value, component)
             elif len(digits) - digits.count(".") > rule.max_len:
                 self.element_error(f"{_named(segment, index, component)} has more than {rule.max_len} "
@@ -553,6 +562,19 @@ class _Checker:
         self.element_error(f"{_named(segment, index, component)} has a character outside the X12 character "
                            f"set (U+{ord(value[at]):04X} at position {at + 1} of {len(value)})", EL_BAD_CHAR,
                            segment, position, loop, index, rule, value, component)
+        return False
+
+    def _check_text(self, segment: Segment, position: int, loop: str, index: int,
+                    rule: ElementRule, value: str, component: int = 0) -> bool:
+        """Whether an AN or ID value keeps to the character set and has no trailing spaces (X12
+        suppresses them; spaces padding a value to its minimum length are allowed, as pyx12 does)."""
+        if not self._check_charset(segment, position, loop, index, rule, value, component):
+            return False
+        if value[-1:] != " " or len(value.rstrip(" ")) < rule.min_len:
+            return True
+        self.element_error(f"{_named(segment, index, component)} ends with a space: X12 suppresses trailing "
+                           "spaces in a value (drop them)", EL_BAD_CHAR, segment, position, loop, index, rule,
+                           value, component)
         return False
 
     def _check_length(self, segment: Segment, position: int, loop: str, index: int,
@@ -610,14 +632,15 @@ class _Checker:
                                    loop, index, _HI_CODE, component=2)
 
     def _check_hl(self, segment: Segment, position: int, loop: str) -> None:
-        number, parent, level = segment.get(1), segment.get(2), segment.get(3)
+        written, parent, level = segment.get(1), segment.get(2), segment.get(3)
+        number = hl_number(written)
         self.hl_count += 1
         if number and number != str(self.hl_count):
-            self.element_error(f"HL01 {number!r} is out of sequence: the guide numbers a set's HLs 1, 2, "
+            self.element_error(f"HL01 {written!r} is out of sequence: the guide numbers a set's HLs 1, 2, "
                                f"3, ... (expected {self.hl_count})", EL_PATTERN, segment, position, loop, 1,
-                               _rule(loop, "HL", 1), number)
+                               _rule(loop, "HL", 1), written)
         expected = {"22": "20", "23": "22"}.get(level)
-        if expected and self.hl_levels.get(parent) != expected:
+        if expected and self.hl_levels.get(hl_number(parent)) != expected:
             self.element_error(f"HL02 {parent!r} does not name an earlier HL at level {expected}",
                                EL_BAD_CODE if parent else EL_MISSING, segment, position, loop, 2,
                                _rule(loop, "HL", 2), parent)
@@ -636,7 +659,7 @@ class _Checker:
             self.claim_start, self.claim_id = position, segment.get(1)
             charge = _number(segment.get(2))
             self.claim_charge = (segment, position) if charge is not None else None
-            self.line_charges, self.claim_lines, self.diagnoses = [], 0, 0
+            self.line_charges, self.claim_lines, self.diagnoses, self.line_numbers = [], 0, 0, 0
             self.frequency, self.payer_icn = segment.component(5, 3, self.d), 0
             # errors already recorded for this CLM belong to it
             self.result.errors[:] = [
@@ -661,6 +684,13 @@ class _Checker:
                 self.result.errors.append(X12Error(
                     message, Level.SEGMENT, HAS_ELEMENT_ERRORS, "HI", position, "2300", index, 2, "1271",
                     EL_BAD_CODE, code, self.claim_start, self.claim_id, edit=DIAGNOSIS))
+        elif segment.id == "LX" and loop == "2400" and self.claim_start:
+            self.line_numbers += 1
+            number = segment.get(1)
+            if number and number != str(self.line_numbers):  # empty: reported as a required element
+                self.element_error(f"LX01 {number!r} is out of sequence: the guide numbers a claim's service "
+                                   f"lines 1, 2, 3, ... (expected {self.line_numbers})", EL_PATTERN, segment,
+                                   position, loop, 1, _rule(loop, "LX", 1), number)
         elif segment.id == "SV1" and loop == "2400" and self.claim_start:
             self.claim_lines += 1
             amount = _number(segment.get(2))
@@ -778,6 +808,11 @@ _PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
 _PWK_SENT = frozenset({"BM", "EL", "EM", "FT", "FX"})  # by mail, electronically, e-mail, file transfer, fax
 
 
+def hl_number(text: str) -> str:
+    """An HL number as a number: leading zeros dropped (pyx12 reads HL01 and HL02 as integers)."""
+    return str(int(text)) if text.isascii() and text.isdigit() else text
+
+
 def _fresh(frame: _Frame) -> bool:
     """A loop just opened by its trigger segment, with nothing else in it yet."""
     return (frame.slot == 0 and not frame.children and not frame.in_children
@@ -800,7 +835,7 @@ def _copy(frame: _Frame) -> _Frame:
 
 
 # the segments track_claim acts on: the claim's, and the subscriber's for the situational rules
-_TRACKED = frozenset({"BHT", "CLM", "HL", "HI", "REF", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
+_TRACKED = frozenset({"BHT", "CLM", "HL", "HI", "REF", "LX", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
 _DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})  # ICD-10-CM and ICD-9-CM, principal and other
 _QUALIFIED = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
@@ -817,6 +852,8 @@ _Diagnoses = tuple[int, tuple[tuple[int, str, str], ...]]  # count; (element, co
 _DIAGNOSES: dict[tuple[str, str], _Diagnoses] = {}  # (HI text, component separator) -> what it carries
 _ICD10 = re.compile(r"[A-TV-Z][0-9][0-9A-Z]{1,5}")  # ICD-10-CM as a claim carries it: no decimal point
 _ICD9 = re.compile(r"[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4}")
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")  # an R value, as pyx12 reads the type
+_INTEGER = re.compile(r"-?[0-9]+")  # an N0 value
 
 
 def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
