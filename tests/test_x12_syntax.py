@@ -420,3 +420,96 @@ def test_hl_numbers_are_read_as_numbers():
     assert [line for line in outbound.splitlines() if line.startswith("HL*")] == ["HL*1**20*1~",
                                                                                   "HL*2*1*22*0~"]
     assert errors(text.replace("HL*02*", "HL*03*")) == [("2000B/HL01 at segment 11", "8", "I12", "")]
+
+
+def _isa(text: str, index: int, value: str) -> str:
+    """The builder's interchange with ISA`index` replaced by `value` (of the same width)."""
+    end = text.index("~")
+    fields = text[:end].split("*")
+    assert len(value) == len(fields[index])
+    fields[index] = value
+    return "*".join(fields) + text[end:]
+
+
+@pytest.mark.parametrize("index, value, note", [
+    (1, "99", "010"), (3, "99", "012"), (5, "QQ", "005"), (6, " " * 15, "006"), (7, "QQ", "007"),
+    (8, " " * 15, "008"), (9, "261399", "014"), (10, "2599", "015"), (12, "A0501", "017"),
+    (13, "00000000A", "018"), (14, "7", "019"), (15, "Z", "020")])
+def test_an_isa_value_out_of_its_list_is_answered_with_its_ta1_note(index, value, note):
+    """ISA values a width cannot catch (codes, ids, date, time, version, control number): the
+    interchange is rejected with the TA1 note code of the element (pyx12 rejects each too, but for a
+    blank sender or receiver id, which it reads as present), and the TA1 echoes nothing it cannot
+    carry."""
+    from scrubber.answers import stamps_from
+    from x12.ack999 import build_ta1
+
+    text = _isa(base(), index, value)
+    if index == 13:
+        text = text.replace("IEA*1*000000001~", f"IEA*1*{value}~")
+    (interchange,) = read_batch(text, "t").interchanges
+    assert [(e.code, e.element) for e in interchange.errors] == [(note, index)]
+    assert bool(pyx12_errors(text)) is (index not in (6, 8))
+    ta1 = build_ta1(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    assert f"*R*{note}~" in ta1 and pyx12_errors(ta1) == []
+
+
+def _answer_999(text: str) -> str:
+    from scrubber.answers import stamps_from
+    from x12.ack999 import build_999
+
+    (interchange,) = read_batch(text, "t").interchanges
+    ack = build_999(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    assert pyx12_errors(ack) == []
+    return ack
+
+
+def test_control_numbers_must_be_control_numbers_and_unique():
+    """GS06 is 1-9 digits (AK905 6) and unique in the interchange (19); ST02 is 4-9 characters
+    (IK502 7) and unique in the group (23). The 999 answering them stays valid: a mangled number is
+    not echoed as is (AK102 0, AK202 zero-filled)."""
+    text = base()
+    st = text[text.index("ST*837"):text.index("GE*")]
+    two_sets = text.replace("GE*1*", st + "GE*2*")
+    ack = _answer_999(two_sets)
+    assert "IK5*A~" in ack and "IK5*R*23~" in ack and "AK9*P*2*2*1~" in ack
+    assert pyx12_errors(two_sets)
+
+    ack = _answer_999(text.replace("*1200*1*X*", "*1200*A*X*").replace("GE*1*1~", "GE*1*A~"))
+    assert "AK1*HC*0*005010X222A1~" in ack and "AK9*R*1*1*0*6~" in ack
+
+    short = text.replace("ST*837*0001", "ST*837*01").replace("SE*24*0001", "SE*24*01")
+    ack = _answer_999(short)
+    assert "AK2*837*0001*005010X222A1~" in ack and "IK5*R*7~" in ack
+
+    group = text[text.index("GS*"):text.index("IEA*")]
+    two_groups = text.replace("IEA*1*", group + "IEA*2*")
+    (interchange,) = read_batch(two_groups, "t").interchanges
+    assert [e.code for g in interchange.groups for e in g.errors] == ["19"]
+
+
+@pytest.mark.parametrize("edit", [("GS*HC*SUBMITTER*", "GS*HC**"),
+                                  ("*20260401*1200*1*X*", "*20261399*1200*1*X*"),
+                                  ("*20260401*1200*1*X*", "*20260401*2599*1*X*"),
+                                  ("*20260401*1200*1*X*", "*20260401*1200*1*T*")],
+                         ids=["GS02", "GS04", "GS05", "GS07"])
+def test_a_gs_value_no_999_code_reports_rejects_the_interchange(edit):
+    """The 999 answers a group by GS01, GS06 and GS08 only; a bad sender code, date, time or agency
+    is TA1 note 024, "invalid interchange content (e.g., invalid GS segment)" (pyx12 rejects each)."""
+    from scrubber.answers import stamps_from
+    from x12.ack999 import build_999, build_ta1
+
+    text = base().replace(*edit)
+    (interchange,) = read_batch(text, "t").interchanges
+    assert [e.code for e in interchange.errors] == ["024"] and not interchange.accepted
+    assert pyx12_errors(text)
+    stamp = next(stamps_from(datetime(2026, 4, 2, 9, 30), 7))
+    assert build_999(interchange, stamp) is None
+    ta1 = build_ta1(interchange, stamp)
+    assert "*R*024~" in ta1 and pyx12_errors(ta1) == []
+
+
+def test_a_date_in_digits_of_another_script_is_not_a_date():
+    """BHT04 is a DT element (DTP03, an AN, is caught by the character set already)."""
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in "20260401")
+    text = base().replace("BHT*0019*00*0123*20260401", f"BHT*0019*00*0123*{arabic_indic}")
+    assert errors(text) == [("HEADER/BHT04 at segment 2", "8", "8", "")]

@@ -28,7 +28,7 @@ _HEADER_LOOPS = {"ST", "HEADER", ""}
 def _set_segments(result: SetResult, delimiters) -> list[list[Element]]:
     tset = result.tset
     segments: list[list[Element]] = []
-    ak2: list[Element] = ["AK2", tset.st.get(1), tset.control]
+    ak2: list[Element] = ["AK2", tset.st.get(1), _set_control(tset.control, delimiters)]
     if tset.st.get(3):
         ak2.append(tset.st.get(3))
     segments.append(ak2)
@@ -43,6 +43,17 @@ def _set_segments(result: SetResult, delimiters) -> list[list[Element]]:
         codes = ["5"]
     segments.append(["IK5", result.ack_code, *list(dict.fromkeys(codes))[:_MAX_IK5_CODES]])
     return segments
+
+
+def _set_control(control: str, delimiters) -> str:
+    """AK202 (AN 4-9) from ST02 as sent; a control number the sender mangled (IK5 7 says so)
+    cannot be echoed as is: cleaned, cut to nine characters or zero-filled to four."""
+    return clean(control, delimiters).strip()[:9].rjust(4, "0")
+
+
+def _group_control(control: str) -> str:
+    """AK102 (N0 1-9) from GS06 as sent; one that is not 1 to 9 digits (AK905 6 says so) is 0."""
+    return control if control.isascii() and control.isdigit() and len(control) <= 9 else "0"
 
 
 def _ik3(position: int, segment_id: str, errors: list[X12Error], delimiters) -> list[list[Element]]:
@@ -68,7 +79,7 @@ def _ik3(position: int, segment_id: str, errors: list[X12Error], delimiters) -> 
 def _group_set(group: GroupResult, delimiters) -> list[list[Element]]:
     gs = group.group.gs
     body: list[list[Element]] = []
-    body.append(["AK1", gs.get(1), gs.get(6), gs.get(8)])
+    body.append(["AK1", gs.get(1), _group_control(gs.get(6)), gs.get(8)])
     for result in group.sets:
         body.extend(_set_segments(result, delimiters))
     included = group.group.ge.get(1) if group.group.ge else ""

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from x12.errors import Level, X12Error
-from x12.tokenizer import Interchange, Segment
+from x12.tokenizer import Interchange, Segment, ccyymmdd, valid_time
 
 __all__ = ["TransactionSet", "Group", "Envelope", "structure"]
 
@@ -115,8 +115,37 @@ def _open_group(envelope, group, current, segment) -> Group:
     if current is not None and current.se is None:
         current.issues.append(_err("transaction set has no SE trailer", current.st, code="2"))
     new = Group(segment)
+    envelope.issues.extend(_err(f"{problem}: the GS segment is invalid", segment, element, Level.INTERCHANGE,
+                                "024") for element, problem in _gs_values(segment))
+    control = segment.get(6)
+    if not (control.isascii() and control.isdigit() and len(control) <= 9):
+        new.issues.append(_err(f"GS06 {control!r} is not a group control number (1 to 9 digits)", segment,
+                               "06", Level.GROUP, "6"))
+    elif any(other.gs.id == "GS" and other.gs.get(6) == control for other in envelope.groups):
+        new.issues.append(_err(f"GS06 {control!r} is used by an earlier group of the interchange", segment,
+                               "06", Level.GROUP, "19"))
     envelope.groups.append(new)
     return new
+
+
+def _gs_values(gs: Segment) -> list[tuple[str, str]]:
+    """(element, problem) for GS values that no 999 code reports (the 999 answers a group by GS01,
+    GS06 and GS08): the application sender and receiver codes (2-15 characters), the date, the time
+    and the agency code X. An interchange with such a GS is rejected with TA1 note 024, "invalid
+    interchange content (e.g., invalid GS segment)", as pyx12 rejects the document."""
+    problems = []
+    for index, what in ((2, "application sender's code"), (3, "application receiver's code")):
+        value = gs.get(index)
+        if not 2 <= len(value.strip()) <= 15 or len(value) > 15:
+            problems.append((f"{index:02d}", f"GS{index:02d} {value!r} is not an {what} "
+                                             "(2 to 15 characters)"))
+    if ccyymmdd(gs.get(4)) is None:
+        problems.append(("04", f"GS04 {gs.get(4)!r} is not a valid date (CCYYMMDD)"))
+    if not valid_time(gs.get(5)):
+        problems.append(("05", f"GS05 {gs.get(5)!r} is not a valid time (HHMM)"))
+    if gs.get(7) != "X":
+        problems.append(("07", f"GS07 {gs.get(7)!r} is not X (Accredited Standards Committee X12)"))
+    return problems
 
 
 def _open_set(envelope, group, current, segment) -> TransactionSet:
@@ -128,6 +157,13 @@ def _open_set(envelope, group, current, segment) -> TransactionSet:
         orphan = _err("transaction set outside a functional group (no GS)", segment, "", Level.GROUP, "18")
         group = Group(segment, issues=[orphan])
         envelope.groups.append(group)
+    control = segment.get(2)
+    if not (4 <= len(control) <= 9 and control.isascii() and control.isprintable()):
+        new.issues.append(_err(f"ST02 {control!r} is not a transaction set control number (4 to 9 "
+                               "characters)", segment, "02", code="7"))
+    elif any(other.control == control for other in group.sets):
+        new.issues.append(_err(f"ST02 {control!r} is used by an earlier transaction set of the group",
+                               segment, "02", code="23"))
     group.sets.append(new)
     return new
 

@@ -22,7 +22,7 @@ from x12.guide837 import (
     ROOT,
     Loop,
 )
-from x12.tokenizer import Delimiters, Segment, ccyymmdd, in_charset
+from x12.tokenizer import Delimiters, Segment, ccyymmdd, in_charset, valid_time
 
 __all__ = ["SetCheck", "check_set", "hl_number"]
 
@@ -102,10 +102,6 @@ def _valid_date(text: str) -> bool:
     return ccyymmdd(text) is not None
 
 
-def _valid_time(text: str) -> bool:
-    if not text.isdigit() or len(text) not in (4, 6, 7, 8):
-        return False
-    return int(text[:2]) < 24 and int(text[2:4]) < 60 and (len(text) < 6 or int(text[4:6]) < 60)
 
 
 class _Checker:
@@ -546,7 +542,7 @@ class _Checker:
                 self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid date "
                                    "(CCYYMMDD)", EL_BAD_DATE, segment, position, loop, index, rule, value,
                                    component)
-        elif kind == "TM" and not _valid_time(value):
+        elif kind == "TM" and not valid_time(value):
             self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid time (HHMM)",
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:

@@ -10,7 +10,7 @@ from datetime import date
 from x12.errors import Level, X12Error, X12SyntaxError
 
 __all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd",
-           "in_charset"]
+           "in_charset", "valid_time", "ISA_ID_QUALIFIERS"]
 
 ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
@@ -78,12 +78,19 @@ def in_charset(text: str) -> bool:
 @functools.lru_cache(maxsize=4096)  # a batch repeats a few hundred dates (service, birth, sent)
 def ccyymmdd(text: str) -> date | None:
     """An X12 date (CCYYMMDD), or None when the text is not one."""
-    if len(text) != 8 or not text.isdigit():
+    if len(text) != 8 or not (text.isascii() and text.isdigit()):  # isdigit takes any script's digits
         return None
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         return None
+
+
+def valid_time(text: str) -> bool:
+    """An X12 time: HHMM, HHMMSS or HHMMSS with tenths or hundredths of a second."""
+    if not (text.isascii() and text.isdigit()) or len(text) not in (4, 6, 7, 8):
+        return False
+    return int(text[:2]) < 24 and int(text[2:4]) < 60 and (len(text) < 6 or int(text[4:6]) < 60)
 
 
 def decode(data: bytes) -> str:
@@ -135,9 +142,45 @@ def _read_isa(text: str, start: int, position: int) -> tuple[Delimiters, int, li
         for index, (want, got) in enumerate(zip(ISA_WIDTHS[1:], widths[1:] + [1], strict=True), start=1)
         if index < 16 and want != got
     ]
+    wide = {issue.element for issue in issues}
+    issues += [X12Error(f"ISA{index:02d} {problem}", Level.INTERCHANGE, _TA105_BY_ISA_ELEMENT[index], "ISA",
+                        position, element=index)
+               for index, problem in _isa_values(fields) if index not in wide]
     delimiters = Delimiters(element, repetition if repetition and not repetition.isalnum() else None,
                             component, terminator, suffix)
     return delimiters, end, issues
+
+
+ISA_ID_QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})  # ISA05/ISA07 (I05)
+# ISA elements with a code list (X12.5 and the 837P guide's ISA): element -> (codes, what they mean)
+_ISA_CODES = {1: ({"00", "03"}, "authorization information qualifier"),
+              3: ({"00", "01"}, "security information qualifier"),
+              5: (ISA_ID_QUALIFIERS, "interchange ID qualifier"),
+              7: (ISA_ID_QUALIFIERS, "interchange ID qualifier"),
+              14: ({"0", "1"}, "acknowledgment requested code"), 15: ({"P", "T"}, "usage indicator (P or T)")}
+
+
+def _isa_values(fields: list[str]) -> Iterator[tuple[int, str]]:
+    """(element, problem) for each ISA value that its width fits but its content does not (the
+    TA1 note code is the element's, as for widths): codes, the sender and receiver ids, the date
+    (YYMMDD), the time (HHMM), the version (five digits) and the control number (nine digits)."""
+    for index, (codes, meaning) in _ISA_CODES.items():
+        value = fields[index] if index < len(fields) else ""
+        if value not in codes:
+            yield index, f"{value!r} is not a valid {meaning}"
+    for index in (6, 8):
+        if index < len(fields) and not fields[index].strip():
+            yield index, f"is blank: the interchange {'sender' if index == 6 else 'receiver'} ID is required"
+    day, hour = fields[9:10], fields[10:11]
+    if day and not (day[0].isascii() and day[0].isdigit() and ccyymmdd("20" + day[0]) is not None):
+        yield 9, f"{day[0]!r} is not a valid date (YYMMDD)"
+    if hour and not (len(hour[0]) == 4 and hour[0].isascii() and hour[0].isdigit()
+                     and int(hour[0][:2]) < 24 and int(hour[0][2:]) < 60):
+        yield 10, f"{hour[0]!r} is not a valid time (HHMM)"
+    for index, digits in ((12, "five"), (13, "nine")):
+        value = fields[index] if index < len(fields) else ""
+        if not (value.isascii() and value.isdigit()):
+            yield index, f"{value!r} is not {digits} digits"
 
 
 def tokenize(text: str) -> list[Interchange]:

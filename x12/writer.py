@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from x12.tokenizer import Delimiters, Segment, in_charset
+from x12.tokenizer import ISA_ID_QUALIFIERS, Delimiters, Segment, in_charset
 
 __all__ = ["Stamp", "Element", "clean", "render", "ack_interchange", "ack_delimiters"]
 
@@ -63,15 +63,27 @@ def render(segments: list[list[Element]], delimiters: Delimiters) -> str:
     return "".join(out)
 
 
+def _qualifier(value: str) -> str:
+    """An ISA05/ISA07 for the answer: the inbound one, or ZZ (mutually defined) when it is not a
+    qualifier (the TA1 may be about exactly that, and must itself be valid)."""
+    return value if value in ISA_ID_QUALIFIERS else "ZZ"
+
+
+def _party(value: str) -> str:
+    """An ISA06/ISA08 for the answer, 15 wide: the inbound id, or UNKNOWN when it was blank."""
+    return (value if value.strip() else "UNKNOWN").ljust(15)[:15]
+
+
 def ack_interchange(inbound_isa: Segment, delimiters: Delimiters, stamp: Stamp,
                     groups: list[tuple[list[Element], list[list[list[Element]]]]]) -> str:
     """An interchange back to the sender: ISA with the parties swapped, then for each group its GS
     (given without GS06, which the stamp fills) and transaction sets (ST..SE counted here)."""
     isa = inbound_isa
     segments: list[list[Element]] = [[
-        "ISA", "00", " " * 10, "00", " " * 10, isa.get(7), isa.get(8).ljust(15)[:15], isa.get(5),
-        isa.get(6).ljust(15)[:15], stamp.now.strftime("%y%m%d"), stamp.now.strftime("%H%M"),
-        delimiters.repetition or "^", "00501", stamp.isa13, "0", isa.get(15) or "P", delimiters.component,
+        "ISA", "00", " " * 10, "00", " " * 10, _qualifier(isa.get(7)), _party(isa.get(8)),
+        _qualifier(isa.get(5)), _party(isa.get(6)), stamp.now.strftime("%y%m%d"), stamp.now.strftime("%H%M"),
+        delimiters.repetition or "^", "00501", stamp.isa13, "0",
+        isa.get(15) if isa.get(15) in ("P", "T") else "P", delimiters.component,
     ]]
     for number, (gs, sets) in enumerate(groups):
         control = str((stamp.control + number) % 10**9)
