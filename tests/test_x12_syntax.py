@@ -513,3 +513,14 @@ def test_a_date_in_digits_of_another_script_is_not_a_date():
     arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in "20260401")
     text = base().replace("BHT*0019*00*0123*20260401", f"BHT*0019*00*0123*{arabic_indic}")
     assert errors(text) == [("HEADER/BHT04 at segment 2", "8", "8", "")]
+
+
+@pytest.mark.parametrize("tail, rejected", [("IEA*1*000000001~\n", True), ("CLM*C9*50~", True),
+                                            ("\x1a", False), ("\x00\x00\n", False), ("\n\n  ", False)])
+def test_text_after_the_last_iea_is_not_dropped_unread(tail, rejected):
+    """A second IEA or a stray segment after the interchange (pyx12 fails on it) rejects the
+    interchange with TA1 024; the padding and end-of-file markers transfer tools leave do not."""
+    (interchange,) = read_batch(base() + tail, "t").interchanges
+    assert [e.code for e in interchange.errors] == (["024"] if rejected else [])
+    if rejected:
+        assert "after the IEA are not part of an interchange" in interchange.errors[0].message

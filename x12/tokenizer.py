@@ -276,9 +276,30 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
                 yield Segment(segment_id, parts, position, raw)
                 if segment_id == "IEA":
                     offset = _skip_space(text, min(offset, length))
+                    _after_iea(text, offset, position, element, issues)
                     return
     finally:
         state["offset"], state["position"] = min(offset, length), position
+
+
+# what may follow the last IEA without a word: white space, and the NUL padding and Ctrl-Z end-of-file
+# marker some transfer tools leave
+_TRAILER = _SPACE + "\x00\x1a"
+
+
+def _after_iea(text: str, offset: int, position: int, element: str, issues: list[X12Error]) -> None:
+    """Text after an IEA that no ISA follows is not part of any interchange (a second IEA, a
+    truncated copy): the interchange is rejected for it rather than the text dropped unread. Text
+    before a following ISA is that interchange's leading text, reported there. The message names
+    a segment id if the text starts with one, never the text (it may be anything)."""
+    rest = text[offset:offset + 200].strip(_TRAILER)
+    if rest and text.find("ISA", offset) < 0:
+        left = len(text[offset:].strip(_TRAILER))
+        head = rest.split(element, 1)[0]
+        segment = 2 <= len(head) <= 3 and head.isalnum() and head.isupper()
+        what = f" (a {head} segment first)" if segment else ""
+        issues.append(X12Error(f"{left} characters after the IEA are not part of an interchange{what}",
+                               Level.INTERCHANGE, "024", "IEA", position))
 
 
 def serialize(segments: Sequence[Segment], delimiters: Delimiters) -> str:
