@@ -13,6 +13,7 @@ from x12.reader import read_batch
 from x12.tokenizer import decode
 
 OTHER = Path(__file__).resolve().parents[2] / "shared" / "samples" / "x12_other"
+SAMPLES = OTHER.parent / "x12_837p"
 
 
 def recount(text: str) -> str:
@@ -124,6 +125,8 @@ CASES = {
         lambda t: t.replace("CLM*C1*50*", "CLM*C1*5E1*"), ("2300/CLM02 at segment 18", "8", "6", "C1")),
     "amount ending in its decimal point": (
         lambda t: t.replace("CLM*C1*50*", "CLM*C1*50.*"), ("2300/CLM02 at segment 18", "8", "6", "C1")),
+    "procedure code without its qualifier": (
+        lambda t: t.replace("SV1*HC:99457*", "SV1*:99457*"), ("2400/SV101-1 at segment 22", "8", "1", "C1")),
     "service line numbers out of sequence": (
         lambda t: t.replace("LX*1~", "LX*2~"), ("2400/LX01 at segment 21", "8", "I12", "C1")),
 }
@@ -524,3 +527,14 @@ def test_text_after_the_last_iea_is_not_dropped_unread(tail, rejected):
     assert [e.code for e in interchange.errors] == (["024"] if rejected else [])
     if rejected:
         assert "after the IEA are not part of an interchange" in interchange.errors[0].message
+
+
+def test_a_composite_a_special_check_owns_in_one_segment_is_checked_whole_in_another():
+    """SV101 and SVD03 share one rule; SV1's own check reports SV101's qualifier, so a qualifier
+    seen in an SV1 first was once remembered as clean for the SVD03 after it (pyx12 probe)."""
+    text = decode((SAMPLES / "lfhx12_demo.cob.example3.B.837").read_bytes())
+    text = text.replace("SV1*HC:99213*", "SV1*ZZ:99213*", 1).replace("SVD*999996666*40.00*HC:99213*",
+                                                                   "SVD*999996666*40.00*ZZ:99213*", 1)
+    found = [(e.location.split(" ")[0], e.element_code) for e in
+             read_batch(text, "t").interchanges[0].groups[0].sets[0].errors]
+    assert ("2400/SV101-1", "7") in found and ("2430/SVD03-1", "7") in found

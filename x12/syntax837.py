@@ -411,8 +411,10 @@ class _Checker:
     def _check_composite(self, segment: Segment, position: int, loop: str, index: int,
                          rule: ElementRule, value: str) -> None:
         # a composite found clean under a rule with this separator is clean again (its checks read
-        # only its own components; the segment around it may be new, as a CLM's is)
-        key = (id(rule), self.d.component, value)
+        # only its own components; the segment around it may be new, as a CLM's is). Rules with the
+        # same text are one object, and a segment's special check may own some components (SV101's
+        # qualifier, which SVD03 shares the rule of): the segment id keeps their memos apart
+        key = (id(rule), self.d.component, value, segment.id)
         if key in _CLEAN_COMPOSITES:
             return
         errors = self.result.errors
@@ -611,6 +613,9 @@ class _Checker:
         elif qualifier and (len(parts) < 2 or not parts[1]):
             self.element_error("SV101-2 (procedure code) is empty", EL_MISSING, segment, position, loop,
                                1, _SV101_2, component=2)
+        elif not qualifier and segment.get(1):  # an empty SV101 is reported as a required element
+            self.element_error("SV101-1 (product or service ID qualifier) is empty", EL_MISSING, segment,
+                               position, loop, 1, _SV101_1, component=1)
 
     def _check_hi(self, segment: Segment, position: int, loop: str) -> None:
         first = segment.get(1).split(self.d.component)[0]
@@ -842,7 +847,7 @@ _CLEAN: set[tuple[str, str, str, str]] = set()
 _CLEAN_LIMIT = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
-_CLEAN_COMPOSITES: set[tuple[int, str, str]] = set()  # (rule id, component separator, value)
+_CLEAN_COMPOSITES: set[tuple[int, str, str, str]] = set()  # (rule id, component separator, value, segment id)
 _GOOD_POINTERS: set[tuple[str, str, int]] = set()  # (SV107, component separator, diagnoses on the claim)
 _Diagnoses = tuple[int, tuple[tuple[int, str, str], ...]]  # count; (element, code, problem) per bad code
 _DIAGNOSES: dict[tuple[str, str], _Diagnoses] = {}  # (HI text, component separator) -> what it carries
