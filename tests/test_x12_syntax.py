@@ -267,10 +267,21 @@ def test_diagnosis_pointers_must_name_a_diagnosis_of_the_claim():
     found = _edits(base().replace("***1~", "***1:3~"))
     assert found == [("2400/SV107-2 at segment 22", "SV107-2 points to diagnosis 3, but the claim's HI "
                       "carries 1 diagnosis code", ("A7", "21"))]
-    (result,) = read_batch(base().replace("***1~", "***0~"), "t").interchanges[0].groups[0].sets
+    (result,) = read_batch(base().replace("***1~", "***1:12~"), "t").interchanges[0].groups[0].sets
     assert result.ack_code == "A" and result.items[0].malformed
     assert [e.message for e in result.errors] == [
-        "SV107-1 points to diagnosis 0, but the claim's HI carries 1 diagnosis code"]
+        "SV107-2 points to diagnosis 12, but the claim's HI carries 1 diagnosis code"]
+
+
+@pytest.mark.parametrize("pointer", ["0", "13", "-1", "01"])
+def test_a_pointer_outside_the_guides_codes_is_a_syntax_error(pointer):
+    """SV107's components are the codes 1 to 12 in the guide: another value is refused in the 999
+    (IK403 7), as pyx12 refuses it, and is not also a claim edit."""
+    text = base().replace("***1~", f"***{pointer}~")
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    assert [(e.location, e.element_code, e.edit) for e in result.errors] == [
+        ("2400/SV107-1 at segment 22", "7", ())]
+    assert result.ack_code == "E" and pyx12_errors(text)
 
 
 def test_pointers_count_the_diagnoses_of_their_own_claim_only():

@@ -539,6 +539,9 @@ class _Checker:
                 self.element_error(f"{_named(segment, index, component)} has more than {rule.max_len} "
                                    "digits", EL_TOO_LONG, segment, position, loop, index, rule, value,
                                    component)
+            elif rule.codes and value not in rule.codes:  # SV107's pointers: the guide lists 1 to 12
+                self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid code",
+                                   EL_BAD_CODE, segment, position, loop, index, rule, value, component)
         elif kind == "DT":
             if ccyymmdd(value) is None:
                 self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid date "
@@ -704,8 +707,8 @@ class _Checker:
     def check_pointers(self, segment: Segment, position: int) -> None:
         """SV107 points at the claim's diagnosis codes by their order in HI (1 = HI01): each pointer
         must name one the claim carries. A claim edit, as clearinghouses run it: the claim is
-        rejected in the 277CA, not the set in the 999 (a missing SV107 is a syntax error: the
-        guide requires it)."""
+        rejected in the 277CA, not the set in the 999 (a missing SV107, or a pointer that is not
+        one of the guide's codes 1 to 12, is a syntax error: pyx12 has it so)."""
         text = segment.get(7)
         key = (text, self.d.component, self.diagnoses)
         if key in _GOOD_POINTERS:  # most lines point at "1" of a claim with a diagnosis or more
@@ -713,7 +716,7 @@ class _Checker:
         errors = len(self.result.errors)
         pointers = text.split(self.d.component) if text else []
         for number, pointer in enumerate(pointers, start=1):
-            if pointer.isdigit() and not 1 <= int(pointer) <= self.diagnoses:
+            if pointer in _POINTERS and int(pointer) > self.diagnoses:
                 carries = f"carries {self.diagnoses}" if self.diagnoses else "carries no"
                 self.result.errors.append(X12Error(
                     f"SV107-{number} points to diagnosis {int(pointer)}, but the claim's HI {carries} "
@@ -848,6 +851,7 @@ _CLEAN_LIMIT = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _CLEAN_COMPOSITES: set[tuple[int, str, str, str]] = set()  # (rule id, component separator, value, segment id)
+_POINTERS = frozenset(str(number) for number in range(1, 13))  # SV107's codes in the guide
 _GOOD_POINTERS: set[tuple[str, str, int]] = set()  # (SV107, component separator, diagnoses on the claim)
 _Diagnoses = tuple[int, tuple[tuple[int, str, str], ...]]  # count; (element, code, problem) per bad code
 _DIAGNOSES: dict[tuple[str, str], _Diagnoses] = {}  # (HI text, component separator) -> what it carries
