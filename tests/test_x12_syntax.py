@@ -549,3 +549,23 @@ def test_a_composite_a_special_check_owns_in_one_segment_is_checked_whole_in_ano
     found = [(e.location.split(" ")[0], e.element_code) for e in
              read_batch(text, "t").interchanges[0].groups[0].sets[0].errors]
     assert ("2400/SV101-1", "7") in found and ("2430/SVD03-1", "7") in found
+
+
+def test_a_loop_out_of_the_guides_order_is_reported():
+    """Loops within a loop come in the guide's order: an ordering provider (2420E) moved before the
+    drug identification (2410) of its line is out of order (pyx12 cannot place the LIN after it)."""
+    (path,) = SAMPLES.glob("stupidedi_home-infusion-therapy-pharmacy-(adjudicated-with-HCPCS*")
+    text = decode(path.read_bytes())
+    assert _all_errors(text) == []
+    segments = text.split("~")
+    lin = next(i for i, s in enumerate(segments) if s.strip().startswith("LIN*"))
+    provider = next(i for i in range(lin, len(segments)) if segments[i].strip().startswith("NM1*DK*"))
+    assert provider - lin == 3  # LIN, CTP, REF, then the 2420E
+    segments.insert(lin, segments.pop(provider))
+    moved = "~".join(segments)
+    assert pyx12_errors(moved)
+    assert [(e.location.split(" ")[0], e.code) for e in _all_errors(moved)] == [("2410/LIN", "7")]
+
+
+def _all_errors(text: str):
+    return [e for i in read_batch(text, "t").interchanges for g in i.groups for s in g.sets for e in s.errors]

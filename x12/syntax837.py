@@ -67,11 +67,12 @@ class _Frame:
     in_children: bool = False
     seen_codes: set[str] = field(default_factory=set)
     occurrences: dict[tuple[str, int], int] = field(default_factory=dict)  # uses per qualified occurrence
+    last_child: int = -1  # the furthest child loop entered so far, by its place in the loop's table
 
     def __init__(self, loop: Loop, slot: int = 0, uses: dict[int, int] | None = None,
                  children: dict[str, int] | None = None, in_children: bool = False,
                  seen_codes: set[str] | None = None,
-                 occurrences: dict[tuple[str, int], int] | None = None) -> None:
+                 occurrences: dict[tuple[str, int], int] | None = None, last_child: int = -1) -> None:
         # written out (init=False): see scrubber.model.PatientIdentity
         self.loop = loop
         self.slot = slot
@@ -80,6 +81,7 @@ class _Frame:
         self.in_children = in_children
         self.seen_codes = set() if seen_codes is None else seen_codes
         self.occurrences = {} if occurrences is None else occurrences
+        self.last_child = last_child
 
 
 @dataclass
@@ -253,6 +255,13 @@ class _Checker:
             parent.in_children = True
         count = parent.children.get(child.id, 0) + 1
         parent.children[child.id] = count
+        order = _CHILD_ORDER[parent.loop.id][child.id]
+        if order < parent.last_child and child.trigger != "HL":  # HL loops nest by HL02, not by place
+            after = parent.loop.children[parent.last_child][0]
+            self.segment_error(f"loop {child.id} ({child.trigger}) is out of order in loop {parent.loop.id}: "
+                               f"the guide puts it before loop {after}", OUT_OF_ORDER, segment, position,
+                               child.id)
+        parent.last_child = max(parent.last_child, order)
         limit = next(m for name, _, m in parent.loop.children if name == child.id)
         if count > limit:
             self.segment_error(f"loop {child.id} occurs {count} times, more than the {limit} allowed",
@@ -835,7 +844,7 @@ def _structure_key(segment: Segment, component: str) -> tuple[str, str] | str:
 
 def _copy(frame: _Frame) -> _Frame:
     return _Frame(frame.loop, frame.slot, dict(frame.uses), dict(frame.children), frame.in_children,
-                  set(frame.seen_codes), dict(frame.occurrences))
+                  set(frame.seen_codes), dict(frame.occurrences), frame.last_child)
 
 
 # the segments track_claim acts on: the claim's, and the subscriber's for the situational rules
@@ -907,6 +916,8 @@ _PLACED_QUALIFIER = {
 _SLOTS_BY_ID: dict[str, dict[str, tuple[int, ...]]] = {
     name: {segment: tuple(i for i, slot in enumerate(loop.slots) if slot.segment == segment)
            for segment in {slot.segment for slot in loop.slots}} for name, loop in LOOPS.items()}
+_CHILD_ORDER = {name: {child: order for order, (child, _, _) in enumerate(loop.children)}
+                for name, loop in LOOPS.items()}
 _CHILDREN_BY_TRIGGER: dict[str, dict[str, list[tuple[str, bool, Loop]]]] = {}
 for _name, _loop in LOOPS.items():
     for _child, _required, _ in _loop.children:
