@@ -448,7 +448,7 @@ def _isa(text: str, index: int, value: str) -> str:
 @pytest.mark.parametrize("index, value, note", [
     (1, "99", "010"), (3, "99", "012"), (5, "QQ", "005"), (6, " " * 15, "006"), (7, "QQ", "007"),
     (8, " " * 15, "008"), (9, "261399", "014"), (10, "2599", "015"), (12, "A0501", "017"),
-    (13, "00000000A", "018"), (14, "7", "019"), (15, "Z", "020")])
+    (12, "26139", "017"), (13, "00000000A", "018"), (14, "7", "019"), (15, "Z", "020")])
 def test_an_isa_value_out_of_its_list_is_answered_with_its_ta1_note(index, value, note):
     """ISA values a width cannot catch (codes, ids, date, time, version, control number): the
     interchange is rejected with the TA1 note code of the element (pyx12 rejects each too, but for a

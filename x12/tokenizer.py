@@ -177,10 +177,12 @@ def _isa_values(fields: list[str]) -> Iterator[tuple[int, str]]:
     if hour and not (len(hour[0]) == 4 and hour[0].isascii() and hour[0].isdigit()
                      and int(hour[0][:2]) < 24 and int(hour[0][2:]) < 60):
         yield 10, f"{hour[0]!r} is not a valid time (HHMM)"
-    for index, digits in ((12, "five"), (13, "nine")):
-        value = fields[index] if index < len(fields) else ""
-        if not (value.isascii() and value.isdigit()):
-            yield index, f"{value!r} is not {digits} digits"
+    version = fields[12] if len(fields) > 12 else ""
+    if not (version[:2] == "00" and version.isascii() and version.isdigit()):  # X12 has 00200 to 00801
+        yield 12, f"{version!r} is not an interchange control version (00501 for 5010)"
+    control = fields[13] if len(fields) > 13 else ""
+    if not (control.isascii() and control.isdigit()):
+        yield 13, f"{control!r} is not nine digits"
 
 
 def tokenize(text: str) -> list[Interchange]:
