@@ -31,26 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_x12_elements import _valid_samples  # noqa: E402
+from tests.test_x12_elements import _our_errors, _recounted, _valid_samples  # noqa: E402
 from tests.x12oracle import pyx12_errors  # noqa: E402
-from x12.reader import read_batch  # noqa: E402
 
 _ENVELOPE = ("ISA", "GS", "GE", "IEA", "ST", "SE")
 _QUALIFIERS = ("IL", "QC", "85", "87", "PR", "DN", "82", "77", "DK", "472", "431", "D9", "G1", "EA", "P", "S")
-
-
-def our_errors(text: str) -> list[str]:
-    """Every interchange, group and syntax error we find (claim edits, which the 999 accepts, aside)."""
-    batch = read_batch(text, "probe")
-    if batch.fatal:
-        return [batch.fatal.message]
-    found = []
-    for interchange in batch.interchanges:
-        found += [e.message for e in interchange.errors]
-        for group in interchange.groups:
-            found += [e.message for e in group.errors]
-            found += [e.message for result in group.sets for e in result.syntax_errors]
-    return found
 
 
 def _value(parts: list[str], at: int, kind: str, component: str) -> str | None:
@@ -171,19 +156,6 @@ def _edit(text: str, family: str, rng: random.Random) -> tuple[list[str], str] |
     return segments, f"{kind} {label}"
 
 
-def _recounted(segments: list[str], element: str, terminator: str) -> str:
-    out, count, inside = [], 0, False
-    for segment in segments:
-        fields = segment.strip().split(element)
-        if fields[0] == "ST":
-            inside, count = True, 0
-        count += inside and bool(segment.strip())
-        if fields[0] == "SE" and inside:
-            segment, inside = "\n" + element.join([fields[0], str(count), *fields[2:]]), False
-        out.append(segment)
-    return terminator.join(out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -205,7 +177,7 @@ def main() -> None:
         candidate = _recounted(segments, text[3], text[105])
         if candidate == text:
             continue
-        ours = our_errors(candidate)
+        ours = _our_errors(candidate)  # syntax errors; claim edits, which the 999 accepts, aside
         try:
             theirs = pyx12_errors(candidate)
         except Exception as error:  # noqa: BLE001 - pyx12 failing on an input rejects it

@@ -172,7 +172,12 @@ def _edit(text: str, rng: random.Random) -> tuple[str, str] | None:
             parts.pop()
         new = [element.join(parts)]
     segments[index:index + 1] = ["\n" + s for s in new]
-    edited, count, inside = [], 0, False
+    return _recounted(segments, element, terminator), f"{kind} {parts[0]}"
+
+
+def _recounted(segments: list[str], element: str, terminator: str) -> str:
+    """The segments joined again, each SE01 counting its set's segments after an edit."""
+    out, count, inside = [], 0, False
     for segment in segments:
         fields = segment.strip().split(element)
         if fields[0] == "ST":
@@ -180,8 +185,8 @@ def _edit(text: str, rng: random.Random) -> tuple[str, str] | None:
         count += inside and bool(segment.strip())
         if fields[0] == "SE" and inside:
             segment, inside = "\n" + element.join([fields[0], str(count), *fields[2:]]), False
-        edited.append(segment)
-    return terminator.join(edited), f"{kind} {parts[0]}"
+        out.append(segment)
+    return terminator.join(out)
 
 
 @pytest.fixture(scope="module")

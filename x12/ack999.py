@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from x12.envelope import valid_group_control
 from x12.errors import Level, X12Error
 from x12.reader import Batch, GroupResult, InterchangeResult, SetResult
-from x12.tokenizer import ccyymmdd
+from x12.tokenizer import isa_date, isa_time
 from x12.writer import Element, Stamp, ack_delimiters, ack_interchange, clean, render
 
 __all__ = ["build_999", "build_ta1", "acknowledge", "VERSION_999"]
@@ -53,7 +54,7 @@ def _set_control(control: str, delimiters) -> str:
 
 def _group_control(control: str) -> str:
     """AK102 (N0 1-9) from GS06 as sent; one that is not 1 to 9 digits (AK905 6 says so) is 0."""
-    return control if control.isascii() and control.isdigit() and len(control) <= 9 else "0"
+    return control if valid_group_control(control) else "0"
 
 
 def _ik3(position: int, segment_id: str, errors: list[X12Error], delimiters) -> list[list[Element]]:
@@ -133,9 +134,9 @@ def _ta1_reference(isa, stamp: Stamp) -> tuple[str, str, str]:
     control = isa.get(13).strip()
     control = control[-9:].zfill(9) if control.isdigit() else "000000000"
     day, hour = isa.get(9).strip(), isa.get(10).strip()
-    if not (len(day) == 6 and day.isdigit() and ccyymmdd("20" + day)):
+    if not isa_date(day):
         day = stamp.now.strftime("%y%m%d")
-    if not (len(hour) == 4 and hour.isdigit() and int(hour[:2]) < 24 and int(hour[2:]) < 60):
+    if not isa_time(hour):
         hour = stamp.now.strftime("%H%M")
     return control, day, hour
 

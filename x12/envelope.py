@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from x12.errors import Level, X12Error
 from x12.tokenizer import Interchange, Segment, ccyymmdd, valid_time
 
-__all__ = ["TransactionSet", "Group", "Envelope", "structure"]
+__all__ = ["TransactionSet", "Group", "Envelope", "structure", "valid_group_control"]
 
 _ENVELOPE = frozenset({"SE", "GE", "IEA", "GS", "ST", "ISA"})
 
@@ -118,7 +118,7 @@ def _open_group(envelope, group, current, segment) -> Group:
     envelope.issues.extend(_err(f"{problem}: the GS segment is invalid", segment, element, Level.INTERCHANGE,
                                 "024") for element, problem in _gs_values(segment))
     control = segment.get(6)
-    if not (control.isascii() and control.isdigit() and len(control) <= 9):
+    if not valid_group_control(control):
         new.issues.append(_err(f"GS06 {control!r} is not a group control number (1 to 9 digits)", segment,
                                "06", Level.GROUP, "6"))
     elif any(other.gs.id == "GS" and other.gs.get(6) == control for other in envelope.groups):
@@ -126,6 +126,11 @@ def _open_group(envelope, group, current, segment) -> Group:
                                "06", Level.GROUP, "19"))
     envelope.groups.append(new)
     return new
+
+
+def valid_group_control(text: str) -> bool:
+    """GS06 (and AK102, which echoes it): 1 to 9 digits."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _gs_values(gs: Segment) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from datetime import date
 from x12.errors import Level, X12Error, X12SyntaxError
 
 __all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd",
-           "in_charset", "valid_time", "ISA_ID_QUALIFIERS"]
+           "in_charset", "valid_time", "isa_date", "isa_time", "ISA_ID_QUALIFIERS"]
 
 ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
@@ -93,6 +93,16 @@ def valid_time(text: str) -> bool:
     return int(text[:2]) < 24 and int(text[2:4]) < 60 and (len(text) < 6 or int(text[4:6]) < 60)
 
 
+def isa_date(text: str) -> bool:
+    """ISA09: a date as YYMMDD."""
+    return ccyymmdd("20" + text) is not None
+
+
+def isa_time(text: str) -> bool:
+    """ISA10: a time as HHMM."""
+    return len(text) == 4 and valid_time(text)
+
+
 def decode(data: bytes) -> str:
     """Bytes to text: UTF-8 with or without a byte-order mark, or UTF-16 (detected). Bytes that
     are not valid in the encoding (a cut-off UTF-16 file, a stray byte) become U+FFFD, which no
@@ -172,10 +182,9 @@ def _isa_values(fields: list[str]) -> Iterator[tuple[int, str]]:
         if index < len(fields) and not fields[index].strip():
             yield index, f"is blank: the interchange {'sender' if index == 6 else 'receiver'} ID is required"
     day, hour = fields[9:10], fields[10:11]
-    if day and not (day[0].isascii() and day[0].isdigit() and ccyymmdd("20" + day[0]) is not None):
+    if day and not isa_date(day[0]):
         yield 9, f"{day[0]!r} is not a valid date (YYMMDD)"
-    if hour and not (len(hour[0]) == 4 and hour[0].isascii() and hour[0].isdigit()
-                     and int(hour[0][:2]) < 24 and int(hour[0][2:]) < 60):
+    if hour and not isa_time(hour[0]):
         yield 10, f"{hour[0]!r} is not a valid time (HHMM)"
     version = fields[12] if len(fields) > 12 else ""
     if not (version[:2] == "00" and version.isascii() and version.isdigit()):  # X12 has 00200 to 00801
