@@ -44,7 +44,8 @@ class ClaimResult:
     def as_json(self) -> dict:
         return {
             "id": self.id, "format": self.format, "source": self.source, "patient": self.patient,
-            "verdict": self.verdict.value, "findings": [f.as_json() for f in self.findings],
+            # _value_, the member's value as stored: `.value` is a Python-level property call
+            "verdict": self.verdict._value_, "findings": [f.as_json() for f in self.findings],
         }
 
 

@@ -79,7 +79,7 @@ class Finding:
     def as_json(self) -> dict:
         return {
             "rule": self.rule,
-            "severity": self.severity.value,
+            "severity": self.severity._value_,  # not .value: see ClaimResult.as_json
             "code": self.code,
             "line": self.line,
             "message": self.message,

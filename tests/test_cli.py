@@ -185,6 +185,20 @@ def test_streamed_report_is_the_whole_report(tmp_path):
     assert len(lines) == len(results) + 3 and json.loads(as_json(results))["summary"]["block"] == 2
 
 
+def test_the_reports_encoder_writes_what_json_dumps_writes():
+    """The report keeps one JSON encoder for every claim: its text is json.dumps's, escapes and
+    all, and what JSON cannot hold is refused as json.dumps refuses it."""
+    import pytest
+
+    from scrubber.report import _encode
+    value = {"id": "A\"1\\", "patient": "Zoë 李", "line": None, "ok": True, "n": 2, "x": 0.5,
+             "findings": [{"message": "tab\there\nnew line \u2028", "codes": ["99457", "99458"]}]}
+    assert _encode(value) == json.dumps(value)
+    assert json.loads(_encode(value)) == value
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _encode({"when": object()})
+
+
 def test_check_does_not_load_the_service_stack():
     """`check` runs per file in pre-submission jobs: importing the command line must not pull in
     the ledger, the web app or the HL7 validation library (about 1 s of a 1.3 s run before)."""
