@@ -250,15 +250,26 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
     terminator, element = delimiters.segment, delimiters.element
     strip = terminator in _NEWLINES  # a newline terminator: CRs before it are not part of a segment
     skip_empty = terminator in _SPACE  # white space between segments is skipped, terminators too
+    # the terminator with the line break the ISA is followed by ("~\n"): where every terminator of a
+    # window is followed by it, the window is split on both, and no segment's text is copied to
+    # strip the line break in front of it
+    joint = terminator + delimiters.suffix if delimiters.suffix and not strip else terminator
     length = len(text)
-    offset, position = state["offset"], state["position"]
+    offset: int = state["offset"]  # typed: the compiled build then counts in machine integers
+    position: int = state["position"]
     try:
         while offset < length:
             stop = text.rfind(terminator, offset, offset + _WINDOW)
             if stop < 0:
                 stop = text.find(terminator, offset + _WINDOW)
+            gap = 1  # the characters between one piece and the next
             if stop >= 0:
-                pieces, terminated = text[offset:stop].split(terminator), True
+                window, terminated = text[offset:stop], True
+                pieces = window.split(joint)
+                if len(joint) > 1 and window.count(terminator) == len(pieces) - 1:
+                    gap = len(joint)
+                else:
+                    pieces = window.split(terminator)
             elif text[offset:].lstrip(_SPACE):
                 pieces, terminated = [text[offset:]], strip
             else:  # only white space after the last segment
@@ -266,7 +277,7 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
                 break
             for piece in pieces:
                 begin = offset
-                offset += len(piece) + 1
+                offset += len(piece) + gap
                 raw = piece.lstrip(_SPACE)
                 if strip:
                     raw = raw.rstrip(_NEWLINES)
@@ -285,10 +296,12 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
                                            Level.INTERCHANGE, "023", segment_id[:3], position))
                 del parts[0]
                 yield Segment(segment_id, parts, position, raw)
-                if segment_id == "IEA":
-                    offset = _skip_space(text, min(offset, length))
+                if segment_id == "IEA":  # after its terminator (and the line break, white space)
+                    offset = _skip_space(text, min(begin + len(piece) + 1, length))
                     _after_iea(text, offset, position, element, issues)
                     return
+            if stop >= 0:  # the last piece ends at the terminator found, without a line break
+                offset = stop + 1
     finally:
         state["offset"], state["position"] = min(offset, length), position
 
