@@ -93,11 +93,21 @@ class SetCheck:
 
 
 def _number(text: str) -> Decimal | None:
+    """An amount as a Decimal, None when it is not one (a batch repeats a few hundred charges:
+    they are remembered, as making a Decimal costs more than finding it)."""
+    known = _AMOUNTS.get(text)
+    if known is not None:
+        return known
     try:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    if not value.is_finite():
+        return None
+    if len(_AMOUNTS) >= _CLEAN_LIMIT:
+        _AMOUNTS.clear()
+    _AMOUNTS[text] = value
+    return value
 
 
 def _valid_date(text: str) -> bool:
@@ -738,7 +748,7 @@ class _Checker:
     def close_claim(self) -> None:
         if self.claim_start and self.claim_charge:
             clm, position = self.claim_charge
-            total = Decimal(clm.get(2))
+            total = _number(clm.get(2)) or Decimal(0)  # never None: claim_charge is kept for a number
             lines = sum(self.line_charges, Decimal(0))
             if self.claim_lines and total != lines:
                 self.result.errors.append(X12Error(
@@ -860,6 +870,7 @@ _CLEAN_LIMIT = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
 _CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
 _CLEAN_COMPOSITES: set[tuple[int, str, str, str]] = set()  # (rule id, component separator, value, segment id)
+_AMOUNTS: dict[str, Decimal] = {}  # amount text -> its value (_number)
 _POINTERS = frozenset(str(number) for number in range(1, 13))  # SV107's codes in the guide
 _GOOD_POINTERS: set[tuple[str, str, int]] = set()  # (SV107, component separator, diagnoses on the claim)
 _Diagnoses = tuple[int, tuple[tuple[int, str, str], ...]]  # count; (element, code, problem) per bad code
