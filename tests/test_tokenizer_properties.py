@@ -105,3 +105,22 @@ def test_white_space_between_segments_is_skipped_and_an_empty_segment_kept():
     assert tabs[0] == [("GS", ["HC"], 2), ("ST", ["837"], 3), ("IEA", ["1", "000000001"], 4)]
     (unterminated,) = _segments(isa + "GS*HC~IEA*1*000000001  ")
     assert [issue.message for issue in unterminated[1]] == ["segment 'IEA' is not terminated by '~'"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(interchanges(), st.lists(st.sampled_from(["", "\n", "\r\n", " \n", "\n\n"]), min_size=1, max_size=12),
+       st.sampled_from([1, 7, 64, 1 << 16]))
+def test_line_breaks_after_terminators_do_not_change_the_segments(generated, breaks, window):
+    """A window whose terminators are all followed by the ISA's line break is split on both;
+    one where some are not (a file whose writer broke lines in places) is split on the terminator.
+    Either way the segments are those of the same text with no line breaks at all."""
+    segments, delimiters = generated
+    bare = serialize(segments, Delimiters(delimiters.element, delimiters.repetition, delimiters.component,
+                                          delimiters.segment, ""))
+    isa_end = bare.index(delimiters.segment) + 1  # the ISA keeps the file's own line break
+    pieces = bare[isa_end:].split(delimiters.segment)
+    text = bare[:isa_end] + delimiters.suffix + "".join(
+        piece + delimiters.segment + breaks[index % len(breaks)] for index, piece in enumerate(pieces[:-1]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("x12.tokenizer._WINDOW", window)
+        assert _segments(text) == _segments(bare)
