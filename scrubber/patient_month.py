@@ -11,7 +11,7 @@ from typing import cast
 from scrubber.catalogue import Catalogue, CodeInfo, Profile
 from scrubber.documentation import PatientRecord, TimeEntry
 from scrubber.model import Claim, line_problem
-from scrubber.periods import Window, device_window, episode_window, month_window
+from scrubber.periods import Window, device_window, episode_window, iso_day, month_window
 
 __all__ = ["BilledLine", "PatientMonth", "full_minutes", "supported_management",
            "supported_device"]
@@ -49,7 +49,7 @@ class BilledLine:
 
     def describe(self) -> str:
         where = "this claim" if self.current else f"claim {self.claim_id}"
-        return f"{self.code} on {self.service_date.isoformat()} ({where}, line {self.number})"
+        return f"{self.code} on {iso_day(self.service_date)} ({where}, line {self.number})"
 
 
 def billed_lines(claim: Claim, current: bool) -> tuple[BilledLine, ...]:

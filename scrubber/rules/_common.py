@@ -6,7 +6,7 @@ from datetime import date
 
 from scrubber.model import Claim
 from scrubber.patient_month import BilledLine, PatientMonth
-from scrubber.periods import month_window
+from scrubber.periods import iso_day, month_window
 
 __all__ = ["applies_to", "applicability", "lines_of", "lines_in", "same_month", "same_period",
            "month_label", "days_label", "first_management_lines", "documented", "documented_in",
@@ -55,7 +55,7 @@ def same_period(month: PatientMonth, a: BilledLine, b: BilledLine) -> bool:
 
 
 def month_label(day: date) -> str:
-    return day.isoformat()[:7]  # YYYY-MM (isoformat pads the year to four digits)
+    return iso_day(day)[:7]  # YYYY-MM (isoformat pads the year to four digits)
 
 
 def days_label(days: list[date]) -> str:
