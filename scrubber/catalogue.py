@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from types import MappingProxyType
+from typing import Final
 
 from scrubber.findings import Severity
 
@@ -16,9 +17,9 @@ __all__ = [
     "catalogue", "parse_profile", "RPM_CODES", "MANAGEMENT_CODES", "DEVICE_CODES",
 ]
 
-RPM_CODES = frozenset({"99453", "99454", "99445", "99457", "99458", "99470", "99091"})
-MANAGEMENT_CODES = frozenset({"99457", "99458", "99470"})
-DEVICE_CODES = frozenset({"99454", "99445"})
+RPM_CODES: Final = frozenset({"99453", "99454", "99445", "99457", "99458", "99470", "99091"})
+MANAGEMENT_CODES: Final = frozenset({"99457", "99458", "99470"})
+DEVICE_CODES: Final = frozenset({"99454", "99445"})
 
 
 class ProfileError(Exception):

@@ -7,6 +7,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from scrubber.catalogue import Catalogue, Profile
 from scrubber.findings import Finding, Hit, Verdict, verdict_of
@@ -19,7 +20,7 @@ __all__ = ["Scope", "Outcome", "scrub"]
 
 log = logging.getLogger(__name__)
 
-CRASH_RULE = "rule-failed"
+CRASH_RULE: Final = "rule-failed"
 
 
 class Scope(enum.Enum):
@@ -42,7 +43,7 @@ class Outcome:
         object.__setattr__(self, "rule_set_version", rule_set_version)
 
 
-_ALL_RULES = tuple(rule_id for rule_id in REGISTRY if rule_id != MALFORMED_RULE)
+_ALL_RULES: Final = tuple(rule_id for rule_id in REGISTRY if rule_id != MALFORMED_RULE)
 
 
 def _selected(claim: Claim, scope: Scope) -> tuple[str, ...]:

@@ -5,13 +5,14 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Final
 
 from scrubber.documentation import Episode
 
 __all__ = ["Window", "iso_day", "month_of", "month_window", "device_window", "episode_window",
            "anchoring_episode", "PERIOD_DAYS"]
 
-PERIOD_DAYS = 30
+PERIOD_DAYS: Final = 30
 
 
 @lru_cache(maxsize=4096)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import TextIO
+from typing import Final, TextIO
 
 from scrubber.catalogue import Catalogue
 from scrubber.checker import ClaimResult
@@ -16,7 +16,7 @@ __all__ = ["summary", "as_json", "as_text", "rule_table", "Report"]
 # Python-level functions to get to it), a sixth of rendering a claim. The C encoder's constructor
 # is not public API: where it is missing, json.dumps does the same work. Reports hold no cycles,
 # so the encoder does not look for them (markers None).
-_ENCODER = None if c_make_encoder is None else c_make_encoder(
+_ENCODER: Final = None if c_make_encoder is None else c_make_encoder(
     None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True)
 
 

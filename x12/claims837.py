@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Final
 
 from scrubber.model import Claim, Frequency, PatientIdentity, ServiceLine, whole_units
 from x12.envelope import TransactionSet
@@ -14,20 +15,20 @@ __all__ = ["SUPPORTED_VERSIONS", "claims_from_set"]
 
 SUPPORTED_VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
 _HANDLED = ("HL", "NM1", "DMG", "CLM", "REF", "PWK", "LX", "SV1", "DTP")
-_FREQUENCIES = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
+_FREQUENCIES: Final = {"7": Frequency.REPLACEMENT, "8": Frequency.VOID}
 
 # where a claim's and a line's fields come from (an x12_location without its position): each is
 # named for every claim, so the text is made once
-_CLM01 = x12_place("2300", "CLM", 1)
-_MRN = x12_place("2300", "REF", 2)
-_LX01 = x12_place("2400", "LX", 1)
-_SV101_2 = x12_place("2400", "SV1", 1, 2)
-_SV104 = x12_place("2400", "SV1", 4)
-_DTP03 = x12_place("2400", "DTP", 3)
-_NO_SV1 = x12_place("2400", "SV1")  # at the line's LX: the line has no SV1
-_NO_DTP = x12_place("2400", "DTP*472")  # at the line's LX: the line has no DTP*472
+_CLM01: Final = x12_place("2300", "CLM", 1)
+_MRN: Final = x12_place("2300", "REF", 2)
+_LX01: Final = x12_place("2400", "LX", 1)
+_SV101_2: Final = x12_place("2400", "SV1", 1, 2)
+_SV104: Final = x12_place("2400", "SV1", 4)
+_DTP03: Final = x12_place("2400", "DTP", 3)
+_NO_SV1: Final = x12_place("2400", "SV1")  # at the line's LX: the line has no SV1
+_NO_DTP: Final = x12_place("2400", "DTP*472")  # at the line's LX: the line has no DTP*472
 
-_date = ccyymmdd
+_date: Final = ccyymmdd
 
 
 class _Draft:

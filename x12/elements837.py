@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Final
 
 from x12.x222_tables import DICTIONARY, SEGMENTS
 
@@ -161,7 +162,7 @@ def _read() -> dict[tuple[str, str], tuple[tuple[SegmentRules, ...], SegmentRule
             for key, found in occurrences.items()}
 
 
-RULES = _read()
+RULES: Final = _read()
 _element.cache_clear()
 
 

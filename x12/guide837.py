@@ -10,6 +10,7 @@ limit from x12.elements837. Written from the TR3's loop table; pyx12 is the test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 __all__ = ["Slot", "Loop", "LOOPS", "ROOT", "KNOWN_SEGMENTS", "MAX_ELEMENTS"]
 
@@ -120,14 +121,14 @@ _TABLE = [
     _loop("2430", "SVD", "SVD R1; CAS S5 CO|CR|OA|PI|PR; DTP R1 573 !573; AMT S1 EAF"),
     _loop("2440", "LQ", "LQ R1 AS|UT; FRM R99"),
 ]
-LOOPS: dict[str, Loop] = {loop.id: loop for loop in _TABLE}
-ROOT = "ST"
-KNOWN_SEGMENTS = frozenset(slot.segment for loop in _TABLE for slot in loop.slots) | {"ST", "SE"}
+LOOPS: Final[dict[str, Loop]] = {loop.id: loop for loop in _TABLE}
+ROOT: Final = "ST"
+KNOWN_SEGMENTS: Final = frozenset(slot.segment for loop in _TABLE for slot in loop.slots) | {"ST", "SE"}
 
 
-MAX_ELEMENTS = {"BHT": 6, "HL": 4, "NM1": 12, "N3": 2, "N4": 7, "REF": 4, "PER": 9, "SBR": 9,
+MAX_ELEMENTS: Final = {"BHT": 6, "HL": 4, "NM1": 12, "N3": 2, "N4": 7, "REF": 4, "PER": 9, "SBR": 9,
                 "PAT": 9, "DMG": 11, "CLM": 20, "DTP": 3, "PWK": 9, "AMT": 3, "LX": 1, "SV1": 21,
                 "HI": 12, "PRV": 6, "CUR": 21, "CN1": 6, "K3": 3, "NTE": 2, "CR1": 10, "CR2": 12,
                 "CRC": 7, "HCP": 15, "CAS": 19, "OI": 6, "MOA": 9, "SV5": 7, "CR3": 5, "QTY": 4,
                 "MEA": 10, "PS1": 3, "LIN": 31, "CTP": 11, "SVD": 7, "LQ": 2, "FRM": 5}
-PRODUCT_QUALIFIERS = frozenset({"HC", "ER", "IV", "WK"})
+PRODUCT_QUALIFIERS: Final = frozenset({"HC", "ER", "IV", "WK"})

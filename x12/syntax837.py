@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from x12.elements837 import RULES, ElementRule, SegmentRules, occurrence_limits, rules_for
 from x12.errors import Level, X12Error
@@ -825,10 +825,11 @@ class _Checker:
                 edit=PAYER_ICN))
 
 
-_HI_FOLLOWING = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
-_PWK_CT = frozenset({"AB", "AD", "AF", "AG", "NS"})
-_PWK_OTHER = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
-_PWK_SENT = frozenset({"BM", "EL", "EM", "FT", "FX"})  # by mail, electronically, e-mail, file transfer, fax
+_HI_FOLLOWING: Final = {"ABK": {"ABF"}, "BK": {"BF"}, "BP": {"BO"}, "BG": {"BG"}}
+_PWK_CT: Final = frozenset({"AB", "AD", "AF", "AG", "NS"})
+_PWK_OTHER: Final = frozenset({"AA", "BM", "EL", "EM", "FT", "FX"})
+# by mail, electronically, e-mail, file transfer, fax
+_PWK_SENT: Final = frozenset({"BM", "EL", "EM", "FT", "FX"})
 
 
 def hl_number(text: str) -> str:
@@ -858,27 +859,31 @@ def _copy(frame: _Frame) -> _Frame:
 
 
 # the segments track_claim acts on: the claim's, and the subscriber's for the situational rules
-_TRACKED = frozenset({"BHT", "CLM", "HL", "HI", "REF", "LX", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
-_DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})  # ICD-10-CM and ICD-9-CM, principal and other
-_QUALIFIED = frozenset(
+_TRACKED: Final = frozenset(
+    {"BHT", "CLM", "HL", "HI", "REF", "LX", "SV1", "SBR", "NM1", "N3", "N4", "DMG", "PER"})
+# ICD-10-CM and ICD-9-CM, principal and other
+_DIAGNOSIS_QUALIFIERS: Final = frozenset({"ABK", "ABF", "BK", "BF"})
+_QUALIFIED: Final = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
     | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
-_BLOCKS: dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]] = {}
-_BLOCKS_LIMIT = 5_000  # blocks repeat a few shapes; cleared when full
-_CLEAN: set[tuple[str, str, str, str]] = set()
-_CLEAN_LIMIT = 20_000  # a few MB at most each; cleared when full
+_BLOCKS: Final[dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]]] = {}
+_BLOCKS_LIMIT: Final = 5_000  # blocks repeat a few shapes; cleared when full
+_CLEAN: Final[set[tuple[str, str, str, str]]] = set()
+_CLEAN_LIMIT: Final = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
-_CLEAN_VALUES: set[tuple[int, str]] = set()  # (id of an element rule, a value clean under it)
-_CLEAN_COMPOSITES: set[tuple[int, str, str, str]] = set()  # (rule id, component separator, value, segment id)
-_AMOUNTS: dict[str, Decimal] = {}  # amount text -> its value (_number)
-_POINTERS = frozenset(str(number) for number in range(1, 13))  # SV107's codes in the guide
-_GOOD_POINTERS: set[tuple[str, str, int]] = set()  # (SV107, component separator, diagnoses on the claim)
+_CLEAN_VALUES: Final[set[tuple[int, str]]] = set()  # (id of an element rule, a value clean under it)
+# (rule id, component separator, value, segment id)
+_CLEAN_COMPOSITES: Final[set[tuple[int, str, str, str]]] = set()
+_AMOUNTS: Final[dict[str, Decimal]] = {}  # amount text -> its value (_number)
+_POINTERS: Final = frozenset(str(number) for number in range(1, 13))  # SV107's codes in the guide
+# (SV107, component separator, diagnoses on the claim)
+_GOOD_POINTERS: Final[set[tuple[str, str, int]]] = set()
 _Diagnoses = tuple[int, tuple[tuple[int, str, str], ...]]  # count; (element, code, problem) per bad code
-_DIAGNOSES: dict[tuple[str, str], _Diagnoses] = {}  # (HI text, component separator) -> what it carries
-_ICD10 = re.compile(r"[A-TV-Z][0-9][0-9A-Z]{1,5}")  # ICD-10-CM as a claim carries it: no decimal point
-_ICD9 = re.compile(r"[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4}")
-_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")  # an R value, as pyx12 reads the type
-_INTEGER = re.compile(r"-?[0-9]+")  # an N0 value
+_DIAGNOSES: Final[dict[tuple[str, str], _Diagnoses]] = {}  # (HI text, component separator) -> what it carries
+_ICD10: Final = re.compile(r"[A-TV-Z][0-9][0-9A-Z]{1,5}")  # ICD-10-CM as a claim carries it: no decimal point
+_ICD9: Final = re.compile(r"[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4}")
+_DECIMAL: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)")  # an R value, as pyx12 reads the type
+_INTEGER: Final = re.compile(r"-?[0-9]+")  # an N0 value
 
 
 def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
@@ -915,29 +920,29 @@ def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
     return found
 
 
-_OCCURRENCES = occurrence_limits()
-_PERIOD_FORMATS = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
-_SPECIAL = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
+_OCCURRENCES: Final = occurrence_limits()
+_PERIOD_FORMATS: Final = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
+_SPECIAL: Final = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
 # components whose presence and codes a special check reports (with its own message)
-_SPECIAL_COMPONENTS = {"SV1": {1: (1, 2)}, "HI": {index: (1, 2) for index in range(1, 13)}}
+_SPECIAL_COMPONENTS: Final = {"SV1": {1: (1, 2)}, "HI": {index: (1, 2) for index in range(1, 13)}}
 # the element whose code placing the segment checks: a loop's trigger element, a slot's qualifier
-_PLACED_QUALIFIER = {
+_PLACED_QUALIFIER: Final = {
     **{(name, loop.trigger): loop.trigger_element for name, loop in LOOPS.items() if loop.trigger_codes},
     **{(name, slot.segment): 1 for name, loop in LOOPS.items() for slot in loop.slots[1:] if slot.codes}}
-_SLOTS_BY_ID: dict[str, dict[str, tuple[int, ...]]] = {
+_SLOTS_BY_ID: Final[dict[str, dict[str, tuple[int, ...]]]] = {
     name: {segment: tuple(i for i, slot in enumerate(loop.slots) if slot.segment == segment)
            for segment in {slot.segment for slot in loop.slots}} for name, loop in LOOPS.items()}
-_CHILD_ORDER = {name: {child: order for order, (child, _, _) in enumerate(loop.children)}
+_CHILD_ORDER: Final = {name: {child: order for order, (child, _, _) in enumerate(loop.children)}
                 for name, loop in LOOPS.items()}
-_CHILDREN_BY_TRIGGER: dict[str, dict[str, list[tuple[str, bool, Loop]]]] = {}
+_CHILDREN_BY_TRIGGER: Final[dict[str, dict[str, list[tuple[str, bool, Loop]]]]] = {}
 for _name, _loop in LOOPS.items():
     for _child, _required, _ in _loop.children:
         _CHILDREN_BY_TRIGGER.setdefault(_name, {}).setdefault(LOOPS[_child].trigger, []).append(
             (_child, _required, LOOPS[_child]))
     _CHILDREN_BY_TRIGGER.setdefault(_name, {})
-_REQUIRED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required)
+_REQUIRED_SLOTS: Final = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required)
                    for name, loop in LOOPS.items()}
-_CODED_SLOTS = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
+_CODED_SLOTS: Final = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
                 for name, loop in LOOPS.items()}
 
 

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 from x12.errors import Level, X12Error, X12SyntaxError
 
@@ -18,7 +19,7 @@ ISA_LENGTH = 106
 _TA105_BY_ISA_ELEMENT = {1: "010", 2: "011", 3: "012", 4: "013", 5: "005", 6: "006", 7: "007",
                          8: "008", 9: "014", 10: "015", 11: "016", 12: "017", 13: "018", 14: "019",
                          15: "020", 16: "027"}
-_NEWLINES = "\r\n"
+_NEWLINES: Final = "\r\n"
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ def scan(text: str) -> Iterator[tuple[Interchange, Iterator[Segment]]]:
             return
 
 
-_SPACE = " \t\r\n\ufeff"
+_SPACE: Final = " \t\r\n\ufeff"
 
 
 def _skip_space(text: str, offset: int) -> int:
@@ -308,7 +309,7 @@ def _body(text: str, delimiters: Delimiters, issues: list[X12Error], state: dict
 
 # what may follow the last IEA without a word: white space, and the NUL padding and Ctrl-Z end-of-file
 # marker some transfer tools leave
-_TRAILER = _SPACE + "\x00\x1a"
+_TRAILER: Final = _SPACE + "\x00\x1a"
 
 
 def _after_iea(text: str, offset: int, position: int, element: str, issues: list[X12Error]) -> None:

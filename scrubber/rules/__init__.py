@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Final
 
 from scrubber.catalogue import Profile
 from scrubber.findings import Hit
@@ -13,7 +14,7 @@ __all__ = ["Rule", "REGISTRY", "INPUT_RULES", "MALFORMED_RULE"]
 
 Rule = Callable[[PatientMonth, Claim, Profile], Iterator[Hit]]
 
-REGISTRY: dict[str, Rule] = {
+REGISTRY: Final[dict[str, Rule]] = {
     "addon-without-base": combination.addon_without_base,
     "mutually-exclusive": combination.mutually_exclusive,
     "rpm-with-rtm": combination.rpm_with_rtm,
@@ -44,5 +45,5 @@ REGISTRY: dict[str, Rule] = {
     "patient-unidentified": input.patient_unidentified,
 }
 
-MALFORMED_RULE = "malformed-message"
-INPUT_RULES = ("invalid-service-line", "patient-unidentified")
+MALFORMED_RULE: Final = "malformed-message"
+INPUT_RULES: Final = ("invalid-service-line", "patient-unidentified")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from scrubber.catalogue import DEVICE_CODES, MANAGEMENT_CODES, Profile
 from scrubber.findings import Hit
@@ -10,8 +11,8 @@ from scrubber.patient_month import BilledLine, PatientMonth
 from scrubber.periods import device_window
 from scrubber.rules._common import applies_to, lines_in, lines_of, month_label, same_month, same_period
 
-ONCE_PER_PERIOD = ("99454", "99445", "99457", "99470", "99091")
-_MANAGEMENT_OR_DEVICE = MANAGEMENT_CODES | DEVICE_CODES
+ONCE_PER_PERIOD: Final = ("99454", "99445", "99457", "99470", "99091")
+_MANAGEMENT_OR_DEVICE: Final = MANAGEMENT_CODES | DEVICE_CODES
 
 
 def _listing(lines: list[BilledLine]) -> str:
@@ -145,7 +146,7 @@ def code_not_effective(month: PatientMonth, claim: Claim, profile: Profile) -> I
                       _older_code_hint(line.code), line=line.number, code=line.code)
 
 
-_OLDER = {"99445": "99454 (16+ days) or nothing", "99470": "99457 (20+ minutes) or nothing"}
+_OLDER: Final = {"99445": "99454 (16+ days) or nothing", "99470": "99457 (20+ minutes) or nothing"}
 
 
 def _older_code_hint(code: str) -> str:

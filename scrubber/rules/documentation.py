@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import cast
+from typing import Final, cast
 
 from scrubber.catalogue import MANAGEMENT_CODES, RPM_CODES, Profile
 from scrubber.findings import Hit, Severity
@@ -28,7 +28,7 @@ from scrubber.rules._common import (
     units_in_month,
 )
 
-_FIRST_UNIT = {"99457": 20, "99470": 10}
+_FIRST_UNIT: Final = {"99457": 20, "99470": 10}
 
 
 def _minutes_evidence(month: PatientMonth, day: date) -> str:
