@@ -127,8 +127,8 @@ KNOWN_SEGMENTS: Final = frozenset(slot.segment for loop in _TABLE for slot in lo
 
 
 MAX_ELEMENTS: Final = {"BHT": 6, "HL": 4, "NM1": 12, "N3": 2, "N4": 7, "REF": 4, "PER": 9, "SBR": 9,
-                "PAT": 9, "DMG": 11, "CLM": 20, "DTP": 3, "PWK": 9, "AMT": 3, "LX": 1, "SV1": 21,
-                "HI": 12, "PRV": 6, "CUR": 21, "CN1": 6, "K3": 3, "NTE": 2, "CR1": 10, "CR2": 12,
-                "CRC": 7, "HCP": 15, "CAS": 19, "OI": 6, "MOA": 9, "SV5": 7, "CR3": 5, "QTY": 4,
-                "MEA": 10, "PS1": 3, "LIN": 31, "CTP": 11, "SVD": 7, "LQ": 2, "FRM": 5}
+                       "PAT": 9, "DMG": 11, "CLM": 20, "DTP": 3, "PWK": 9, "AMT": 3, "LX": 1, "SV1": 21,
+                       "HI": 12, "PRV": 6, "CUR": 21, "CN1": 6, "K3": 3, "NTE": 2, "CR1": 10, "CR2": 12,
+                       "CRC": 7, "HCP": 15, "CAS": 19, "OI": 6, "MOA": 9, "SV5": 7, "CR3": 5, "QTY": 4,
+                       "MEA": 10, "PS1": 3, "LIN": 31, "CTP": 11, "SVD": 7, "LQ": 2, "FRM": 5}
 PRODUCT_QUALIFIERS: Final = frozenset({"HC", "ER", "IV", "WK"})

@@ -104,9 +104,7 @@ def _number(text: str) -> Decimal | None:
         return None
     if not value.is_finite():
         return None
-    if len(_AMOUNTS) >= _CLEAN_LIMIT:
-        _AMOUNTS.clear()
-    _AMOUNTS[text] = value
+    _keep(_AMOUNTS, text, value)
     return value
 
 
@@ -871,6 +869,7 @@ _BLOCKS_LIMIT: Final = 5_000  # blocks repeat a few shapes; cleared when full
 _CLEAN: Final[set[tuple[str, str, str, str]]] = set()
 _CLEAN_LIMIT: Final = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
 _CLEAN_VALUES: Final[set[tuple[int, str]]] = set()  # (id of an element rule, a value clean under it)
 # (rule id, component separator, value, segment id)
 _CLEAN_COMPOSITES: Final[set[tuple[int, str, str, str]]] = set()
@@ -914,9 +913,7 @@ def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
                 problems.append((index, code, message))
         found = (count, tuple(problems))
         if segment.text:
-            if len(_DIAGNOSES) >= _CLEAN_LIMIT:
-                _DIAGNOSES.clear()
-            _DIAGNOSES[key] = found
+            _keep(_DIAGNOSES, key, found)
     return found
 
 
@@ -933,7 +930,7 @@ _SLOTS_BY_ID: Final[dict[str, dict[str, tuple[int, ...]]]] = {
     name: {segment: tuple(i for i, slot in enumerate(loop.slots) if slot.segment == segment)
            for segment in {slot.segment for slot in loop.slots}} for name, loop in LOOPS.items()}
 _CHILD_ORDER: Final = {name: {child: order for order, (child, _, _) in enumerate(loop.children)}
-                for name, loop in LOOPS.items()}
+                       for name, loop in LOOPS.items()}
 _CHILDREN_BY_TRIGGER: Final[dict[str, dict[str, list[tuple[str, bool, Loop]]]]] = {}
 for _name, _loop in LOOPS.items():
     for _child, _required, _ in _loop.children:
@@ -941,9 +938,9 @@ for _name, _loop in LOOPS.items():
             (_child, _required, LOOPS[_child]))
     _CHILDREN_BY_TRIGGER.setdefault(_name, {})
 _REQUIRED_SLOTS: Final = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required)
-                   for name, loop in LOOPS.items()}
+                          for name, loop in LOOPS.items()}
 _CODED_SLOTS: Final = {name: tuple(i for i, slot in enumerate(loop.slots) if slot.required_codes)
-                for name, loop in LOOPS.items()}
+                       for name, loop in LOOPS.items()}
 
 
 def _remember(clean: set[_Key], key: _Key) -> None:
@@ -951,6 +948,13 @@ def _remember(clean: set[_Key], key: _Key) -> None:
     if len(clean) >= _CLEAN_LIMIT:
         clean.clear()
     clean.add(key)
+
+
+def _keep(cache: dict[_Key, _Value], key: _Key, value: _Value) -> None:
+    """The same for the caches that remember what a text holds (amounts, an HI's diagnoses)."""
+    if len(cache) >= _CLEAN_LIMIT:
+        cache.clear()
+    cache[key] = value
 
 
 def _named(segment: Segment, index: int, component: int) -> str:
