@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from x12.errors import Level, X12Error
-from x12.tokenizer import Interchange, Segment, ccyymmdd, valid_time
+from x12.tokenizer import Interchange, Segment, ascii_digits, ccyymmdd, in_charset, valid_time
 
 __all__ = ["TransactionSet", "Group", "Envelope", "structure", "valid_group_control"]
 
@@ -130,7 +130,7 @@ def _open_group(envelope, group, current, segment) -> Group:
 
 def valid_group_control(text: str) -> bool:
     """GS06 (and AK102, which echoes it): 1 to 9 digits."""
-    return text.isascii() and text.isdigit() and len(text) <= 9
+    return ascii_digits(text) and len(text) <= 9
 
 
 def _gs_values(gs: Segment) -> list[tuple[str, str]]:
@@ -163,7 +163,7 @@ def _open_set(envelope, group, current, segment) -> TransactionSet:
         group = Group(segment, issues=[orphan])
         envelope.groups.append(group)
     control = segment.get(2)
-    if not (4 <= len(control) <= 9 and control.isascii() and control.isprintable()):
+    if not (4 <= len(control) <= 9 and in_charset(control)):
         new.issues.append(_err(f"ST02 {control!r} is not a transaction set control number (4 to 9 "
                                "characters)", segment, "02", code="7"))
     elif any(other.control == control for other in group.sets):

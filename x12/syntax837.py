@@ -22,7 +22,7 @@ from x12.guide837 import (
     ROOT,
     Loop,
 )
-from x12.tokenizer import Delimiters, Segment, ccyymmdd, in_charset, valid_time
+from x12.tokenizer import Delimiters, Segment, ascii_digits, ccyymmdd, in_charset, valid_time
 
 __all__ = ["SetCheck", "check_set", "hl_number"]
 
@@ -110,8 +110,6 @@ def _number(text: str) -> Decimal | None:
 
 def _valid_date(text: str) -> bool:
     return ccyymmdd(text) is not None
-
-
 
 
 class _Checker:
@@ -270,7 +268,7 @@ class _Checker:
                                f"the guide puts it before loop {after}", OUT_OF_ORDER, segment, position,
                                child.id)
         parent.last_child = max(parent.last_child, order)
-        limit = next(m for name, _, m in parent.loop.children if name == child.id)
+        limit = parent.loop.children[order][2]
         if count > limit:
             self.segment_error(f"loop {child.id} occurs {count} times, more than the {limit} allowed",
                                LOOP_OVER_MAX, segment, position, child.id)
@@ -832,7 +830,7 @@ _PWK_SENT: Final = frozenset({"BM", "EL", "EM", "FT", "FX"})
 
 def hl_number(text: str) -> str:
     """An HL number as a number: leading zeros dropped (pyx12 reads HL01 and HL02 as integers)."""
-    return str(int(text)) if text.isascii() and text.isdigit() else text
+    return str(int(text)) if ascii_digits(text) else text
 
 
 def _fresh(frame: _Frame) -> bool:

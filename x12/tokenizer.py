@@ -11,7 +11,7 @@ from typing import Final
 from x12.errors import Level, X12Error, X12SyntaxError
 
 __all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd",
-           "in_charset", "valid_time", "isa_date", "isa_time", "ISA_ID_QUALIFIERS"]
+           "in_charset", "ascii_digits", "valid_time", "isa_date", "isa_time", "ISA_ID_QUALIFIERS"]
 
 ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
@@ -76,10 +76,16 @@ def in_charset(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether text is digits 0-9 only, as X12 numbers are (str.isdigit alone takes any script's
+    digits, and superscripts)."""
+    return text.isascii() and text.isdigit()
+
+
 @functools.lru_cache(maxsize=4096)  # a batch repeats a few hundred dates (service, birth, sent)
 def ccyymmdd(text: str) -> date | None:
     """An X12 date (CCYYMMDD), or None when the text is not one."""
-    if len(text) != 8 or not (text.isascii() and text.isdigit()):  # isdigit takes any script's digits
+    if len(text) != 8 or not ascii_digits(text):
         return None
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
@@ -89,7 +95,7 @@ def ccyymmdd(text: str) -> date | None:
 
 def valid_time(text: str) -> bool:
     """An X12 time: HHMM, HHMMSS or HHMMSS with tenths or hundredths of a second."""
-    if not (text.isascii() and text.isdigit()) or len(text) not in (4, 6, 7, 8):
+    if not ascii_digits(text) or len(text) not in (4, 6, 7, 8):
         return False
     return int(text[:2]) < 24 and int(text[2:4]) < 60 and (len(text) < 6 or int(text[4:6]) < 60)
 
@@ -188,10 +194,10 @@ def _isa_values(fields: list[str]) -> Iterator[tuple[int, str]]:
     if hour and not isa_time(hour[0]):
         yield 10, f"{hour[0]!r} is not a valid time (HHMM)"
     version = fields[12] if len(fields) > 12 else ""
-    if not (version[:2] == "00" and version.isascii() and version.isdigit()):  # X12 has 00200 to 00801
+    if not (version[:2] == "00" and ascii_digits(version)):  # X12 has 00200 to 00801
         yield 12, f"{version!r} is not an interchange control version (00501 for 5010)"
     control = fields[13] if len(fields) > 13 else ""
-    if not (control.isascii() and control.isdigit()):
+    if not ascii_digits(control):
         yield 13, f"{control!r} is not nine digits"
 
 
