@@ -28,6 +28,18 @@ def base(*specs: ClaimSpec) -> str:
     return x12_837(list(specs) or [ClaimSpec("C1", [Line("99457", "20260331")])])
 
 
+def _stamp():
+    """The answers' clock and control numbers, fixed (the builders are deterministic)."""
+    from scrubber.answers import stamps_from
+
+    return next(stamps_from(datetime(2026, 4, 2, 9, 30), 7))
+
+
+def _all_errors(text: str):
+    """Every error of every set of the text, in order."""
+    return [e for i in read_batch(text, "t").interchanges for g in i.groups for s in g.sets for e in s.errors]
+
+
 def errors(text: str) -> list[tuple[str, str, str, str]]:
     """(location, IK304 or IK502 code, IK403 code, claim id) of every error of the one set."""
     (interchange,) = read_batch(text, "t").interchanges
@@ -153,14 +165,13 @@ _ORACLE_SILENT = {"state code", "too many components", "attachment sent without 
 def test_each_error_is_one_pyx12_finds_and_its_999_validates(name):
     """Each edit is an error for pyx12 too, and the 999 naming it is one pyx12 accepts (the IK403
     codes I10, 10 and 13 included)."""
-    from scrubber.answers import stamps_from
     from x12.ack999 import build_999
 
     text = recount(CASES[name][0](base()))
     if name not in _ORACLE_SILENT:
         assert pyx12_errors(text), f"pyx12 accepts the edit {name!r}"
     (interchange,) = read_batch(text, "t").interchanges
-    ack = build_999(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    ack = build_999(interchange, _stamp())
     assert "IK3*" in ack and pyx12_errors(ack) == []
 
 
@@ -234,7 +245,6 @@ def test_a_composite_with_another_separator_is_one_error_not_one_per_check():
 def test_a_character_outside_the_set_is_named_by_code_point_not_by_the_value():
     """The message locates the character; it does not repeat the value (a name is PHI), and the
     999's copy of the bad element (IK404) carries only characters of the set."""
-    from scrubber.answers import stamps_from
     from x12.ack999 import build_999
 
     text = base().replace("NM1*IL*1*DOE*", "NM1*IL*1*MU\u00d1OZ*")
@@ -242,7 +252,7 @@ def test_a_character_outside_the_set_is_named_by_code_point_not_by_the_value():
     (error,) = interchange.groups[0].sets[0].errors
     assert error.message == ("NM103 has a character outside the X12 character set (U+00D1 at position 3 "
                              "of 5)")
-    ack = build_999(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    ack = build_999(interchange, _stamp())
     assert "IK4*3*1035*6*MU OZ~" in ack and ack.isascii() and pyx12_errors(ack) == []
 
 
@@ -454,7 +464,6 @@ def test_an_isa_value_out_of_its_list_is_answered_with_its_ta1_note(index, value
     interchange is rejected with the TA1 note code of the element (pyx12 rejects each too, but for a
     blank sender or receiver id, which it reads as present), and the TA1 echoes nothing it cannot
     carry."""
-    from scrubber.answers import stamps_from
     from x12.ack999 import build_ta1
 
     text = _isa(base(), index, value)
@@ -463,16 +472,15 @@ def test_an_isa_value_out_of_its_list_is_answered_with_its_ta1_note(index, value
     (interchange,) = read_batch(text, "t").interchanges
     assert [(e.code, e.element) for e in interchange.errors] == [(note, index)]
     assert bool(pyx12_errors(text)) is (index not in (6, 8))
-    ta1 = build_ta1(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    ta1 = build_ta1(interchange, _stamp())
     assert f"*R*{note}~" in ta1 and pyx12_errors(ta1) == []
 
 
 def _answer_999(text: str) -> str:
-    from scrubber.answers import stamps_from
     from x12.ack999 import build_999
 
     (interchange,) = read_batch(text, "t").interchanges
-    ack = build_999(interchange, next(stamps_from(datetime(2026, 4, 2, 9, 30), 7)))
+    ack = build_999(interchange, _stamp())
     assert pyx12_errors(ack) == []
     return ack
 
@@ -509,14 +517,13 @@ def test_control_numbers_must_be_control_numbers_and_unique():
 def test_a_gs_value_no_999_code_reports_rejects_the_interchange(edit):
     """The 999 answers a group by GS01, GS06 and GS08 only; a bad sender code, date, time or agency
     is TA1 note 024, "invalid interchange content (e.g., invalid GS segment)" (pyx12 rejects each)."""
-    from scrubber.answers import stamps_from
     from x12.ack999 import build_999, build_ta1
 
     text = base().replace(*edit)
     (interchange,) = read_batch(text, "t").interchanges
     assert [e.code for e in interchange.errors] == ["024"] and not interchange.accepted
     assert pyx12_errors(text)
-    stamp = next(stamps_from(datetime(2026, 4, 2, 9, 30), 7))
+    stamp = _stamp()
     assert build_999(interchange, stamp) is None
     ta1 = build_ta1(interchange, stamp)
     assert "*R*024~" in ta1 and pyx12_errors(ta1) == []
@@ -546,8 +553,7 @@ def test_a_composite_a_special_check_owns_in_one_segment_is_checked_whole_in_ano
     text = decode((SAMPLES / "lfhx12_demo.cob.example3.B.837").read_bytes())
     text = text.replace("SV1*HC:99213*", "SV1*ZZ:99213*", 1).replace("SVD*999996666*40.00*HC:99213*",
                                                                    "SVD*999996666*40.00*ZZ:99213*", 1)
-    found = [(e.location.split(" ")[0], e.element_code) for e in
-             read_batch(text, "t").interchanges[0].groups[0].sets[0].errors]
+    found = [(e.location.split(" ")[0], e.element_code) for e in _all_errors(text)]
     assert ("2400/SV101-1", "7") in found and ("2430/SVD03-1", "7") in found
 
 
@@ -565,7 +571,3 @@ def test_a_loop_out_of_the_guides_order_is_reported():
     moved = "~".join(segments)
     assert pyx12_errors(moved)
     assert [(e.location.split(" ")[0], e.code) for e in _all_errors(moved)] == [("2410/LIN", "7")]
-
-
-def _all_errors(text: str):
-    return [e for i in read_batch(text, "t").interchanges for g in i.groups for s in g.sets for e in s.errors]
