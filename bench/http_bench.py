@@ -170,8 +170,13 @@ def start_service(env: dict, workers: int, python: str | None = None,
 
 
 def start_bare(folder: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    """The bare app on gunicorn as `serve` runs it: its worker class and threads (a sync worker,
+    gunicorn's default, answered it at 3,300/s here in a run where gthread answered 1,900/s)."""
+    from scrubber.service import THREADS, WORKER_CLASS
+
     (folder / "bare_app.py").write_text(BARE_APP)
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:0",
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", WORKER_CLASS,
+                                "--threads", str(THREADS), "-b", "127.0.0.1:0",
                                 "--chdir", str(folder), "bare_app:app"], stderr=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, text=True)
     port = int(_wait_for(process, r"Listening at: http://[\d.]+:(\d+)", process.stderr).group(1))
