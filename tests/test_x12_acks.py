@@ -252,3 +252,16 @@ def test_a_diagnosis_pointer_to_no_diagnosis_rejects_that_claim_in_the_277():
     assert "TRN*2*DEMO-1001~STC*A7:21*20260402*U*50" in text277
     assert "SV107-2 points to diagnosis 2, but the claim's HI carries 1 diagnosis code" in text277
     assert "TRN*2*DEMO-1004~STC*A2:20" in text277
+
+
+def test_numbers_the_sender_wrote_in_other_scripts_digits_are_not_echoed():
+    """str.isdigit takes any script's digits; X12 numbers are 0-9 only. An ISA13 or GE01 written
+    with Arabic-Indic digits is not copied into TA101 or AK902, which must be numeric."""
+    text = x12_837([ClaimSpec("C1", [Line("99457", "20260331")])])
+    isa13 = text.split("*")[13]
+    result = answers(text.replace(f"*{isa13}*", f"*{isa13[:-1]}\u0663*", 1))
+    assert "TA1*000000000*" in result.ta1
+    valid(result.ta1)
+    result = answers(text.replace("GE*1*", "GE*\u0661*", 1))
+    assert "AK9*R*1*1*0" in result.ack999
+    assert "\u0661" not in result.ack999.split("AK9*", 1)[1]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from x12.envelope import valid_group_control
 from x12.errors import Level, X12Error
 from x12.reader import Batch, GroupResult, InterchangeResult, SetResult
-from x12.tokenizer import isa_date, isa_time
+from x12.tokenizer import ascii_digits, isa_date, isa_time
 from x12.writer import Element, Stamp, ack_delimiters, ack_interchange, clean, render
 
 __all__ = ["build_999", "build_ta1", "acknowledge", "VERSION_999"]
@@ -69,7 +69,7 @@ def _ik3(position: int, segment_id: str, errors: list[X12Error], delimiters) -> 
         out.append(["CTX", ("CLM01", clean(claim, delimiters)[:35])])
     for error in element_errors[:99]:
         where: Element = (str(error.element), str(error.component)) if error.component else str(error.element)
-        reference = error.reference if error.reference.isdigit() else ""
+        reference = error.reference if ascii_digits(error.reference) else ""
         ik4: list[Element] = ["IK4", where, reference, error.element_code]
         if error.value and error.element_code != "1":
             ik4.append(clean(error.value, delimiters)[:99])
@@ -86,7 +86,7 @@ def _group_set(group: GroupResult, delimiters) -> list[list[Element]]:
     included = group.group.ge.get(1) if group.group.ge else ""
     accepted = len(group.accepted_sets)
     codes = list(dict.fromkeys(e.code for e in group.errors))[:5]
-    body.append(["AK9", group.ack_code, included if included.isdigit() else str(len(group.sets)),
+    body.append(["AK9", group.ack_code, included if ascii_digits(included) else str(len(group.sets)),
                  str(len(group.sets)), str(accepted), *codes])
     return [["999", VERSION_999], *body]
 
@@ -132,7 +132,7 @@ def _ta1_reference(isa, stamp: Stamp) -> tuple[str, str, str]:
     often about exactly that) cannot be echoed as is: the control number is cut or zero-filled to
     nine digits, and an impossible date or time is replaced by the acknowledgement's own."""
     control = isa.get(13).strip()
-    control = control[-9:].zfill(9) if control.isdigit() else "000000000"
+    control = control[-9:].zfill(9) if ascii_digits(control) else "000000000"
     day, hour = isa.get(9).strip(), isa.get(10).strip()
     if not isa_date(day):
         day = stamp.now.strftime("%y%m%d")
