@@ -46,7 +46,8 @@ def _npi(parsed: Parsed, value: str) -> str | None:
     identifier = parsed.component_of(value, 1)
     if not identifier:
         return None
-    if parsed.component_of(value, 13) == "NPI" or (identifier.isdigit() and len(identifier) == 10):
+    if parsed.component_of(value, 13) == "NPI" or (identifier.isascii() and identifier.isdigit()
+                                                         and len(identifier) == 10):
         return identifier
     return None
 

@@ -165,7 +165,7 @@ def parse(text: str) -> Parsed:
 def hl7_date(value: str) -> date | None:
     """The date of an HL7 DT/TS/DTM value (time and zone ignored)."""
     digits = value[:8]
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not (digits.isascii() and digits.isdigit()):  # isdigit takes any script's
         return None
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))

@@ -171,3 +171,16 @@ def test_batch_wrappers_are_unwrapped_and_each_message_read():
     received = read_messages(text, "t")
     assert [r.item.claim_id for r in received] == ["B1", "B2"]
     assert all(r.error is None for r in received)
+
+
+def test_dates_and_npis_are_ascii_digits_only():
+    """str.isdigit (and int) take any script's digits; HL7 dates and NPIs are 0-9 only. A date
+    of service or a performer NPI written in Arabic-Indic digits is not read as one."""
+    arabic = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+    (plain,) = read_hl7(dft_p03("M1", [Line("99457", "20260331")], provider="1234567893"), "m")
+    assert plain.lines[0].date_from is not None and plain.lines[0].billing_provider == "1234567893"
+    text = dft_p03("M1", [Line("99457", "20260331".translate(arabic))],
+                   provider="1234567893".translate(arabic)).replace("^^^^^^^^^^NPI", "")
+    (claim,) = read_hl7(text, "m")
+    assert claim.lines[0].date_from is None
+    assert claim.lines[0].billing_provider != "1234567893".translate(arabic)
