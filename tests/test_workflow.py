@@ -1,6 +1,7 @@
 """The submission workflow on a real ledger (SQLite file and PostgreSQL): decisions recorded
 before answers, the outbox, re-sends, modes, dry runs, documentation intake, history rebuilt from
 the ledger equal to the in-memory check, and concurrent submissions for one patient-month."""
+import os
 import re
 import subprocess
 import sys
@@ -476,6 +477,30 @@ def test_postgresql_control_numbers_do_not_wait_for_an_open_transaction(postgres
         assert got == [held + 9], "the second transaction waited for the first one's commit"
         first.rollback()
     assert _numbers_in_own_transaction(store) == held + 18
+
+
+def test_postgresql_processes_take_numbers_from_blocks_of_their_own(postgres_store, monkeypatch):
+    """Each process (here: two Stores on one database, and a Store's forked copy) reserves its own
+    block of numbers: what they hand out never repeats, and a process that starts after another
+    reserved its block does not reuse what that one had not handed out yet."""
+    import scrubber.store as ledger
+
+    monkeypatch.setattr(ledger, "NUMBER_BLOCK", 50)
+    first, second = postgres_store, Store(postgres_store.url)
+    try:
+        taken = []
+        for _ in range(30):
+            for store in (first, second):
+                with store.transaction() as session:
+                    start = store.next_number(session, "control/blocks", 4)
+                taken += range(start, start + 4)
+        assert len(taken) == len(set(taken)) == 240
+        assert first.next_number(None, "control/blocks", 1) == taken[-8] + 4  # its block, not the other's
+        real = os.getpid()
+        monkeypatch.setattr(ledger.os, "getpid", lambda: real + 1)  # the same Store, forked
+        assert first.next_number(None, "control/blocks", 1) > max(taken)
+    finally:
+        second.dispose()
 
 
 def _numbers_in_own_transaction(store) -> int:
