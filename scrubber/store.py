@@ -583,9 +583,8 @@ class Store:
         self._blocks_lock = threading.Lock()
         self._blocks_pid = os.getpid()  # a forked copy of this Store must not hand out the same block
         if engine.dialect.name == "postgresql":
-            self._counters = create_engine(
-                engine.url, hide_parameters=True, isolation_level="AUTOCOMMIT",
-                connect_args={"options": "-c synchronous_commit=off"})
+            self._counters = create_engine(engine.url, hide_parameters=True, isolation_level="AUTOCOMMIT",
+                                           pool_size=1)
             _ping_when_idle(self._counters, ping_after_idle)
 
     @property
@@ -770,10 +769,8 @@ class Store:
         numbers (one in about a hundred single-claim submissions does). Each process has its own
         blocks, so numbers are unique, not in the order they were handed out across processes;
         what a process had not handed out when it stops is skipped, as are numbers of a
-        transaction that rolls back. The block's commit is asynchronous (no wait for the disk); it
-        is still never lost for numbers that were used: the commit of the transaction using them,
-        synchronous and later, writes the log up to and past it, and answers are sent only after
-        that."""
+        transaction that rolls back. A block is committed durably before its first number is
+        used: a block held in memory across a server crash is one the restarted server knows."""
         if self._counters is None:
             # SQLite: the transaction holds the write lock already; one statement where the counter exists
             last = session.execute(_STATEMENTS.bump, {"counter": name, "count": count}).scalar()
