@@ -343,3 +343,16 @@ def test_another_tenants_patient_month_and_exports_stay_hidden(store, app, brows
     assert "C1" not in browser.get("/ui/findings.csv", base_url="https://localhost").get_data(as_text=True)
     assert "<strong>0</strong> claims held" in browser.get("/ui/dashboard",
                                                           base_url="https://localhost").get_data(as_text=True)
+
+
+def test_bulk_release_ignores_claim_values_that_are_not_ledger_ids(store, app, browser):
+    """The form's claim values are ledger ids: ASCII digits, ten at most. Another script's digits
+    (which int() reads) and a number longer than int() converts are not selected, never a 500."""
+    user(store, "acme", "rita")
+    log_in(browser, "rita")
+    worklist = browser.get("/ui/", base_url="https://localhost")
+    for value in ["\u0661", "9" * 5000]:
+        answer = browser.post("/ui/release", base_url="https://localhost", follow_redirects=True, data={
+            "claim": [value], "reason": "contract allows both", "csrf_token": csrf(worklist)})
+        assert answer.status_code == 200
+        assert "Select held claims and give a reason" in answer.get_data(as_text=True)
