@@ -434,8 +434,9 @@ def release_many():
     """Release the selected held claims with one reason."""
     current_app.extensions["csrf"].protect()
     reason = request.form.get("reason", "").strip()
-    chosen = [int(v) for v in request.form.getlist("claim")  # ledger ids: ASCII digits (int() reads
-              if v.isascii() and v.isdigit() and len(v) <= 10]  # any script's), and not 4,300 of them
+    # ledger ids are ASCII digits, ten at most (int() reads any script's digits, and raises on
+    # more than 4,300 of them)
+    chosen = [int(v) for v in request.form.getlist("claim") if v.isascii() and v.isdigit() and len(v) <= 10]
     if len(reason) < 3 or not chosen:
         flash("Select held claims and give a reason to release them.", "error")
         return redirect(url_for("ui.worklist", verdict="block"))
