@@ -1003,6 +1003,35 @@ class Store:
             .where(ClaimRow.tenant_id == tenant_id, ClaimRow.status == "held")
             .group_by(lines.code, lines.credit))]
 
+    def _utc_day(self, column):
+        """SQL for the UTC day (YYYY-MM-DD) of a UTCDateTime column: SQLite keeps the moment as UTC
+        text, PostgreSQL as a timestamp with time zone (read in the session's zone unless told)."""
+        if self.is_postgres:
+            return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+        return func.date(column)
+
+    def verdicts_by_day(self, session: Session, tenant_id: int) -> list[tuple[str, str, int]]:
+        """How many of the tenant's claims got each verdict, by the UTC day they were received:
+        (YYYY-MM-DD, verdict, claims), counted by the database."""
+        day = self._utc_day(ClaimRow.created_at).label("day")
+        return [(when, verdict, n) for when, verdict, n in session.execute(
+            select(day, ClaimRow.verdict, func.count()).where(ClaimRow.tenant_id == tenant_id)
+            .group_by(day, ClaimRow.verdict))]
+
+    def status_counts(self, session: Session, tenant_id: int) -> dict[str, int]:
+        """The tenant's claims by status (forwarded, held, released, rejected), those it has."""
+        return dict(session.execute(select(ClaimRow.status, func.count()).where(
+            ClaimRow.tenant_id == tenant_id).group_by(ClaimRow.status)).all())
+
+    def resolution_times(self, session: Session, tenant_id: int) -> list[timedelta]:
+        """For each of the tenant's claims a reviewer resolved, the time from its receipt to its
+        release (a held claim) or its dismissal (a flag)."""
+        released = session.execute(select(ClaimRow.created_at, Release.created_at).join(
+            Release, Release.claim_pk == ClaimRow.id).where(ClaimRow.tenant_id == tenant_id))
+        dismissed = session.execute(select(ClaimRow.created_at, ClaimRow.dismissed_at).where(
+            ClaimRow.tenant_id == tenant_id, ClaimRow.dismissed_at.is_not(None)))
+        return [end - start for start, end in (*released, *dismissed)]
+
     def rule_counts(self, session: Session, tenant_id: int,
                     limit: int | None = None) -> list[tuple[str, int]]:
         """How many findings each rule made among the tenant's claims, most first."""

@@ -2,6 +2,7 @@
 lock-out, CSRF, cookie flags, the worklist and its filters, a claim with its segments marked,
 release with a reason, role checks and tenant isolation."""
 import re
+from datetime import UTC
 
 import pytest
 from sqlalchemy import event, select
@@ -265,6 +266,20 @@ def test_the_dashboard_counts_verdicts_rules_money_and_resolution(store, app, br
     assert "<strong>100 %</strong> of held claims released" in page
     assert "<code>unbilled-addon-time</code>" in page and "<code>mutually-exclusive</code>" in page
     assert re.search(r"<td>\d{4}-\d{2}-\d{2}</td><td class=\"num\">\d+</td>", page)
+    # the database's counts per UTC day and month equal the claims' own verdicts and dates
+    with store.transaction() as session:
+        rows = session.execute(select(ClaimRow.created_at, ClaimRow.verdict)).all()
+    expected: dict[str, dict[str, int]] = {}
+    for created, verdict in rows:
+        day = created.astimezone(UTC).date().isoformat()
+        for key in (day, day[:7]):
+            counts = expected.setdefault(key, {"pass": 0, "flag": 0, "block": 0})
+            counts[verdict] += 1
+    assert len(rows) == 3
+    for key, counts in expected.items():
+        assert (f'<td>{key}</td><td class="num">{counts["pass"]}</td><td class="num">{counts["flag"]}</td>'
+                f'<td class="num">{counts["block"]}</td>') in page
+    assert "<strong>0</strong> claims held" in page
 
 
 def test_uploading_corrected_documentation_on_the_claim_page_checks_it_again(store, app, browser):

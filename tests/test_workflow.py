@@ -685,3 +685,29 @@ def test_a_claim_edit_rejects_that_claim_only_and_its_neighbour_goes_downstream(
     with store.transaction() as session:
         payloads = session.scalars(select(OutboxRow.payload)).all()
     assert len(payloads) == 2 and all("E2*" in p and "E1*" not in p for p in payloads)
+
+
+def test_claims_are_counted_by_utc_day_whatever_the_sessions_zone(store):
+    """The dashboard's counts come from the database by the UTC day a claim was received: one
+    received at 23:30 UTC counts on that day, also in a PostgreSQL session fourteen hours ahead
+    (where the moment is already the next day). Statuses and resolution times come with them."""
+    batch = x12_837([ClaimSpec("Z1", [Line("99457", "20260331")]),
+                     ClaimSpec("Z2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-2")])
+    workflow(store).submit("acme", batch.encode(), "t")
+    late = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
+    with store.transaction() as session:
+        session.execute(update(ClaimRow).values(created_at=late))
+        held = session.scalars(select(ClaimRow).where(ClaimRow.status == "held")).one()
+        store.release(session, held, "rita", "contract allows both")
+    with store.transaction() as session:
+        if store.is_postgres:
+            session.execute(text("SET LOCAL TIME ZONE 'Etc/GMT-14'"))  # POSIX signs: UTC+14
+        tenant_id = store.tenant(session, "acme").id
+        by_day = store.verdicts_by_day(session, tenant_id)
+        statuses = store.status_counts(session, tenant_id)
+        resolved = store.resolution_times(session, tenant_id)
+    assert {day for day, _, _ in by_day} == {"2026-03-31"}
+    assert sorted((verdict, n) for _, verdict, n in by_day) == sorted(
+        (verdict, 1) for verdict in ("block", "flag"))
+    assert statuses == {"forwarded": 1, "released": 1}
+    assert len(resolved) == 1 and resolved[0] > timedelta(days=200)

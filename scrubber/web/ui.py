@@ -324,39 +324,31 @@ def claim(claim_pk: int):
 @login_required
 def dashboard():
     tenant_id = g.user["tenant_id"]
-    with _store().sessions() as db:
-        # the columns the figures need (not the bodies); the rules' counts from the findings rows
-        claims = db.execute(select(ClaimRow.id, ClaimRow.created_at, ClaimRow.verdict, ClaimRow.status,
-                                   ClaimRow.dismissed_at).where(ClaimRow.tenant_id == tenant_id)
-                            .order_by(ClaimRow.id)).all()
-        rules = _store().rule_counts(db, tenant_id, limit=10)
-        revenue = [_opportunity(f) for f in _store().findings_with_rules(db, tenant_id, OPPORTUNITY_RULES)]
-        held_units = _store().held_units(db, tenant_id)
-        releases = {r.claim_pk: r.created_at for r in db.scalars(
-            select(Release).join(ClaimRow, ClaimRow.id == Release.claim_pk)
-            .where(ClaimRow.tenant_id == tenant_id))}
+    store = _store()
+    with store.sessions() as db:
+        # counted by the database: no claim is read whole, nor one row per claim
+        by_verdict = store.verdicts_by_day(db, tenant_id)
+        statuses = store.status_counts(db, tenant_id)
+        resolved = sorted(store.resolution_times(db, tenant_id))
+        rules = store.rule_counts(db, tenant_id, limit=10)
+        revenue = [_opportunity(f) for f in store.findings_with_rules(db, tenant_id, OPPORTUNITY_RULES)]
+        held_units = store.held_units(db, tenant_id)
     by_day: dict[str, dict[str, int]] = {}
     by_month: dict[str, dict[str, int]] = {}
-    for row in claims:
-        day = row.created_at.date().isoformat()
+    for day, verdict, count in by_verdict:
         for bucket, key in ((by_day, day), (by_month, day[:7])):
             counts = bucket.setdefault(key, {"pass": 0, "flag": 0, "block": 0})
-            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+            counts[verdict] = counts.get(verdict, 0) + count
     opportunities, opportunity_count = sum(revenue), sum(1 for value in revenue if value)
-    ever_held = [row for row in claims if row.status in ("held", "released")]
-    resolved = [(releases[row.id] - row.created_at) for row in claims if row.id in releases]
-    resolved += [(row.dismissed_at - row.created_at) for row in claims if row.dismissed_at]
-    resolved.sort()
+    held, released = statuses.get("held", 0), statuses.get("released", 0)
     median = resolved[len(resolved) // 2] if resolved else None
     days = sorted(by_day.items())[-30:]
     peak = max((sum(c.values()) for _, c in days), default=1) or 1
     return render_template(
         "ui/dashboard.html", days=days, peak=peak, months=sorted(by_month.items()),
-        rules=rules,
-        held=sum(1 for row in claims if row.status == "held"), dollars_held=_dollars_of(held_units),
+        rules=rules, held=held, dollars_held=_dollars_of(held_units),
         opportunities=opportunities, opportunity_count=opportunity_count,
-        release_rate=(sum(1 for row in ever_held if row.status == "released") / len(ever_held))
-        if ever_held else None, median=median, total=len(claims))
+        release_rate=released / (held + released) if held + released else None, median=median)
 
 
 # -- the patient-month ----------------------------------------------------------------------
