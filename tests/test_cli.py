@@ -210,6 +210,25 @@ def test_check_does_not_load_the_service_stack():
     assert loaded.stdout.split() == []
 
 
+def test_only_a_batch_runs_the_collector_less_often(tmp_path):
+    """`check` runs the cyclic collector every 50,000 allocations (a batch's long-lived segments
+    are walked less often); the other commands, the long-running serve, mllp and worker among
+    them, keep the interpreter's default, under which each request's cyclic garbage is freed in
+    small passes instead of a thousand requests' worth at once."""
+    claims = tmp_path / "claims.837"
+    claims.write_text(x12_837([ClaimSpec("C1", [Line("99457", "20260331")])]))
+    probe = ("import gc, sys\nfrom scrubber.cli import main\ndefault = gc.get_threshold()[0]\n"
+             "try:\n    main(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+             "print(default, gc.get_threshold()[0], file=sys.stderr)")
+    thresholds = {}
+    for args in (["rules"], ["check", str(claims)]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[1], timeout=120)
+        default, after = done.stderr.split()[-2:]
+        thresholds[args[0]] = int(after)
+    assert thresholds == {"rules": int(default), "check": 50_000}
+
+
 def test_db_upgrade_creates_the_ledger_and_hides_passwords(tmp_path):
     env = {**os.environ, "SCRUBBER_INSTANCE_PATH": str(tmp_path / "instance")}
     env.pop("SCRUBBER_DATABASE_URL", None)
