@@ -1010,18 +1010,13 @@ class Store:
             return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
         return func.date(column)
 
-    def verdicts_by_day(self, session: Session, tenant_id: int) -> list[tuple[str, str, int]]:
-        """How many of the tenant's claims got each verdict, by the UTC day they were received:
-        (YYYY-MM-DD, verdict, claims), counted by the database."""
+    def claim_counts(self, session: Session, tenant_id: int) -> list[tuple[str, str, str, int]]:
+        """How many of the tenant's claims were received on each UTC day with each verdict and
+        status, counted by the database in one pass: (YYYY-MM-DD, verdict, status, claims)."""
         day = self._utc_day(ClaimRow.created_at).label("day")
-        return [(when, verdict, n) for when, verdict, n in session.execute(
-            select(day, ClaimRow.verdict, func.count()).where(ClaimRow.tenant_id == tenant_id)
-            .group_by(day, ClaimRow.verdict))]
-
-    def status_counts(self, session: Session, tenant_id: int) -> dict[str, int]:
-        """The tenant's claims by status (forwarded, held, released, rejected), those it has."""
-        return dict(session.execute(select(ClaimRow.status, func.count()).where(
-            ClaimRow.tenant_id == tenant_id).group_by(ClaimRow.status)).all())
+        return [(when, verdict, status, n) for when, verdict, status, n in session.execute(
+            select(day, ClaimRow.verdict, ClaimRow.status, func.count())
+            .where(ClaimRow.tenant_id == tenant_id).group_by(day, ClaimRow.verdict, ClaimRow.status))]
 
     def resolution_times(self, session: Session, tenant_id: int) -> list[timedelta]:
         """For each of the tenant's claims a reviewer resolved, the time from its receipt to its

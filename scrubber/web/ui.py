@@ -327,15 +327,16 @@ def dashboard():
     store = _store()
     with store.sessions() as db:
         # counted by the database: no claim is read whole, nor one row per claim
-        by_verdict = store.verdicts_by_day(db, tenant_id)
-        statuses = store.status_counts(db, tenant_id)
+        counted = store.claim_counts(db, tenant_id)
         resolved = sorted(store.resolution_times(db, tenant_id))
         rules = store.rule_counts(db, tenant_id, limit=10)
         revenue = [_opportunity(f) for f in store.findings_with_rules(db, tenant_id, OPPORTUNITY_RULES)]
         held_units = store.held_units(db, tenant_id)
     by_day: dict[str, dict[str, int]] = {}
     by_month: dict[str, dict[str, int]] = {}
-    for day, verdict, count in by_verdict:
+    statuses: dict[str, int] = {}
+    for day, verdict, status, count in counted:
+        statuses[status] = statuses.get(status, 0) + count
         for bucket, key in ((by_day, day), (by_month, day[:7])):
             counts = bucket.setdefault(key, {"pass": 0, "flag": 0, "block": 0})
             counts[verdict] = counts.get(verdict, 0) + count
