@@ -45,7 +45,7 @@ from scrubber.store import (
     utcnow,
 )
 from scrubber.web.throttle import RateLimited
-from x12.tokenizer import decode, serialize, tokenize
+from x12.tokenizer import ascii_digits, decode, serialize, tokenize
 
 __all__ = ["blp", "MAX_FAILURES", "LOCK_MINUTES"]
 
@@ -429,7 +429,7 @@ def release_many():
     reason = request.form.get("reason", "").strip()
     # ledger ids are ASCII digits, ten at most (int() reads any script's digits, and raises on
     # more than 4,300 of them)
-    chosen = [int(v) for v in request.form.getlist("claim") if v.isascii() and v.isdigit() and len(v) <= 10]
+    chosen = [int(v) for v in request.form.getlist("claim") if ascii_digits(v) and len(v) <= 10]
     if len(reason) < 3 or not chosen:
         flash("Select held claims and give a reason to release them.", "error")
         return redirect(url_for("ui.worklist", verdict="block"))
