@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from scrubber.findings import Severity, Verdict
 from tests.builders import ClaimSpec, Line, dft_p03, obx_minutes, x12_837
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
@@ -185,18 +188,40 @@ def test_streamed_report_is_the_whole_report(tmp_path):
     assert len(lines) == len(results) + 3 and json.loads(as_json(results))["summary"]["block"] == 2
 
 
-def test_the_reports_encoder_writes_what_json_dumps_writes():
-    """The report keeps one JSON encoder for every claim: its text is json.dumps's, escapes and
-    all, and what JSON cannot hold is refused as json.dumps refuses it."""
-    import pytest
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=40)  # any character: quotes, controls, CJK, U+2028
 
-    from scrubber.report import _encode
-    value = {"id": "A\"1\\", "patient": "Zoë 李", "line": None, "ok": True, "n": 2, "x": 0.5,
-             "findings": [{"message": "tab\there\nnew line \u2028", "codes": ["99457", "99458"]}]}
-    assert _encode(value) == json.dumps(value)
-    assert json.loads(_encode(value)) == value
-    with pytest.raises(TypeError, match="not JSON serializable"):
-        _encode({"when": object()})
+
+@settings(max_examples=300, deadline=None)
+@given(ids=st.none() | _TEXT, source=_TEXT, patient=st.none() | _TEXT,
+       verdict=st.sampled_from(list(Verdict)),
+       findings=st.lists(st.tuples(_TEXT, st.sampled_from(list(Severity)), _TEXT, _TEXT,
+                                   st.none() | st.integers(min_value=-2**70, max_value=2**70),
+                                   st.none() | _TEXT), max_size=3))
+def test_a_claims_json_is_what_json_dumps_writes(ids, source, patient, verdict, findings):
+    """The report writes each claim's JSON from its parts, remembering the strings claims repeat:
+    its text is json.dumps's of the claim's dict, escapes, nulls, big numbers and all."""
+    from scrubber.checker import ClaimResult
+    from scrubber.findings import Finding
+    from scrubber.report import claim_json
+
+    result = ClaimResult(ids, "x12", source, patient, verdict,
+                         tuple(Finding(rule, severity, message, suggestion, line, code)
+                               for rule, severity, message, suggestion, line, code in findings))
+    assert claim_json(result) == json.dumps(result.as_json())
+    assert claim_json(result) == json.dumps(result.as_json())  # the second time from what it remembered
+
+
+def test_a_claims_json_stays_right_past_what_the_report_remembers():
+    """The strings remembered are let go when there are too many; the text does not change."""
+    from scrubber.checker import ClaimResult
+    from scrubber.findings import Finding
+    from scrubber.report import claim_json
+
+    for number in range(10_000):  # more distinct suggestions and sources than are remembered
+        finding = Finding(f"rule-{number % 7}", Severity.FLAG, "m", f"fix {number} \u00e9", number)
+        result = ClaimResult(f"C{number}", "x12", f"file{number % 5000}.837", None, Verdict.FLAG,
+                             (finding,))
+        assert claim_json(result) == json.dumps(result.as_json())
 
 
 def test_check_does_not_load_the_service_stack():
