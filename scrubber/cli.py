@@ -17,7 +17,7 @@ from scrubber.catalogue import Profile, ProfileError, catalogue, parse_profile
 from scrubber.checker import Checker, ClaimResult
 from scrubber.docjson import DocumentationError, load_documentation
 from scrubber.documentation import Documentation
-from scrubber.inputs import Input, InputError, read_input
+from scrubber.inputs import Input, InputError, collector_paused, read_input
 from scrubber.mllp import DEFAULT_MAX_FRAME, checker_answers, workflow_answers
 from scrubber.mllp import serve as serve_mllp
 from scrubber.report import Report, rule_table
@@ -85,7 +85,7 @@ def run_check(files, docs, profile_name, keep_segments: bool = False, report: Re
     inputs = []
     for name in files:
         try:
-            inputs.append(read_input(_read_bytes(name), name, keep_segments))
+            inputs.append(read_input(_read_bytes(name), name, keep_segments, batch=True))
         except InputError as error:
             raise _UsageFailure(str(error)) from None
     items = [item for read in inputs for item in read.items]
@@ -96,7 +96,7 @@ def run_check(files, docs, profile_name, keep_segments: bool = False, report: Re
     results: list[ClaimResult] = []
     show = sys.stderr.isatty() and len(items) > PROGRESS_ABOVE
     with click.progressbar(length=len(items), label="checking claims", file=sys.stderr,
-                           hidden=not show) as bar:
+                           hidden=not show) as bar, collector_paused():
         for index in range(len(items)):
             item, items[index] = items[index], None
             result = checker.check(item)
@@ -160,7 +160,9 @@ def tune_gc() -> None:
     """Run the cyclic garbage collector every 50,000 allocations instead of every 700, for a batch
     (`check`). A batch builds hundreds of thousands of long-lived segments and claims, and at the
     default the collector walks them again and again (a third of the read time at 10,000 claims);
-    the scrubber makes few reference cycles, so little garbage waits longer.
+    the scrubber makes few reference cycles, so little garbage waits longer. Reading X12 and
+    checking claims make none at all, and run with the collector paused altogether
+    (inputs.collector_paused); this threshold is for the rest (documentation, HL7).
 
     Not for the long-running commands (serve, mllp, worker): each request's database session
     leaves cyclic garbage, and at 50,000 that of about a thousand requests was freed in one

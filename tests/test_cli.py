@@ -1,4 +1,5 @@
 """`rpm-scrubber check` and `demo` end to end, through a real subprocess."""
+import io
 import json
 import os
 import subprocess
@@ -164,6 +165,121 @@ def test_acks_say_why_when_there_is_no_interchange_to_answer(tmp_path):
     assert result.returncode == 1
     assert list(acks.iterdir()) == []
     assert b"no acknowledgement, there is no interchange to answer" in result.stderr
+
+
+def _reading_batch() -> str:
+    """Three interchanges: clean, blocked and flagged claims, a re-send, a bad date and a missing
+    subscriber name among them."""
+    first = x12_837([ClaimSpec("C1", [Line("99457", "20260310"), Line("99458", "20260310")]),
+                     ClaimSpec("C2", [Line("99458", "20260311")], mrn="MRN-2", member_id="M-2")],
+                    control="000000001")
+    second = x12_837([ClaimSpec("C3", [Line("99454", "20260331")]),
+                      ClaimSpec("C1", [Line("99457", "20260310"), Line("99458", "20260310")])],
+                     control="000000002")
+    third = x12_837([ClaimSpec("C4", [Line("99453", "20261399")])], control="000000003")
+    return first + second + third.replace("NM1*IL*1*", "NM1*IL*1**", 1)
+
+
+def test_reading_x12_and_checking_claims_make_no_reference_cycles(tmp_path):
+    """`check` reads X12 and checks claims with the cyclic collector paused (inputs.collector_paused),
+    which is only safe because neither makes a reference cycle: what they let go, reference counting
+    frees. Compiled, a closure in the reader made one per interchange, which held its claims."""
+    import gc
+
+    from scrubber.catalogue import catalogue
+    from scrubber.checker import Checker
+    from scrubber.cli import _documentation
+    from scrubber.inputs import read_input
+    from scrubber.report import Report
+    demo = Path(__file__).resolve().parents[1] / "scrubber" / "demo"
+    batch = tmp_path / "batch.837"
+    batch.write_text(_reading_batch())
+    # what is read before the pause: documentation (marshmallow's schemas make cycles) and HL7
+    # (hl7apy's trees link children and parents)
+    documentation = _documentation((str(demo / "documentation.json"),))
+    hl7 = read_input((demo / "dft_p03.hl7").read_bytes(), "dft_p03.hl7").items
+    shipped = catalogue()
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        for keep in (True, False):
+            read = read_input(batch.read_bytes(), str(batch), keep_segments=keep)
+            assert len(read.items) == 5 and read.batch is not None
+            del read
+            assert gc.collect() == 0
+        items = [*read_input(batch.read_bytes(), str(batch)).items, *hl7,
+                 *read_input((demo / "batch.837").read_bytes(), "batch.837").items]
+        gc.collect()
+        checker = Checker(shipped, shipped.profiles["medicare"], documentation)
+        report = Report(io.StringIO(), "json")
+        verdicts = set()
+        for item in items:
+            result = checker.check(item)
+            if result is not None:
+                report.add(result)
+                verdicts.add(result.verdict.value)
+        report.close()
+        assert verdicts == {"pass", "flag", "block"}
+        del checker, report, items, result
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_check_reads_x12_and_checks_with_the_collector_paused(tmp_path):
+    """The batch pauses the collector while it reads X12 and while it checks, and gives it back
+    as it found it; HL7 is read with the collector running (its trees are full of cycles)."""
+    import gc
+
+    from scrubber.cli import run_check
+    from scrubber.inputs import read_input
+    from scrubber.report import Report
+    demo = Path(__file__).resolve().parents[1] / "scrubber" / "demo"
+    batch = tmp_path / "batch.837"
+    batch.write_text(_reading_batch() * 5)
+
+    class Watching(io.StringIO):  # the report writes each claim as it is checked
+        def write(self, text):
+            seen.append(gc.isenabled())
+            return super().write(text)
+
+    passes = []
+
+    def count(phase, info):
+        if phase == "start":
+            passes.append(info["generation"])
+
+    threshold = gc.get_threshold()
+    enabled = gc.isenabled()
+    gc.enable()
+    gc.set_threshold(10)  # a pass every ten allocations, where it runs at all
+    gc.callbacks.append(count)
+    try:
+        frozen = gc.get_freeze_count()
+        read = read_input(batch.read_bytes(), str(batch), batch=True)
+        paused = len(passes)  # the test's own allocations, decoding and recognising the file: a few
+        assert gc.isenabled()
+        # what the reading made is left out of later passes (frozen), not walked by the next one
+        assert gc.get_freeze_count() > frozen + 20 * len(read.items) and gc.get_count()[0] < 10
+        del read
+        passes.clear()
+        read_input(batch.read_bytes(), str(batch))  # the service reads with the collector running
+        assert paused < 10 < 100 < len(passes)
+        passes.clear()
+        read_input((demo / "dft_p03.hl7").read_bytes() * 20, "dft_p03.hl7", batch=True)
+        assert len(passes) > 20
+        seen: list[bool] = []
+        run_check([str(batch)], [], "medicare", report=Report(Watching(), "json"))
+        assert seen and not any(seen) and gc.isenabled()
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        if not enabled:
+            gc.disable()
 
 
 def test_streamed_report_is_the_whole_report(tmp_path):

@@ -145,25 +145,37 @@ def read_batch(text: str, source: str, keep_segments: bool = True) -> Batch:
     return batch
 
 
-def _read_interchange(interchange: Interchange, body: Iterator[Segment], source: str,
-                      keep_segments: bool) -> InterchangeResult:
-    delimiters = interchange.delimiters
-    pending: dict[int, GroupResult] = {}
+class _SetReader:
+    """Reads each transaction set as the envelope completes it, collecting them by group.
 
-    def on_set(group: Group, tset: TransactionSet) -> None:
-        result = pending.get(id(group))
+    A class rather than a closure: compiled, a closure and the frame it closes over refer to each
+    other, and that cycle held each interchange's claims until the collector found it (`check`
+    pauses the collector, relying on reading making no cycles: tests/test_x12_reading.py)."""
+
+    def __init__(self, delimiters: Delimiters, source: str, keep_segments: bool) -> None:
+        self.delimiters = delimiters
+        self.source = source
+        self.keep_segments = keep_segments
+        self.pending: dict[int, GroupResult] = {}
+
+    def on_set(self, group: Group, tset: TransactionSet) -> None:
+        result = self.pending.get(id(group))
         if result is None:
-            result = pending[id(group)] = GroupResult(group)
-        result.sets.append(_read_set(tset, group, delimiters, source))
-        if not keep_segments:
+            result = self.pending[id(group)] = GroupResult(group)
+        result.sets.append(_read_set(tset, group, self.delimiters, self.source))
+        if not self.keep_segments:
             tset.segments = []
             result.sets[-1].loops = []
 
-    envelope = structure(interchange, body, on_set)
+
+def _read_interchange(interchange: Interchange, body: Iterator[Segment], source: str,
+                      keep_segments: bool) -> InterchangeResult:
+    reader = _SetReader(interchange.delimiters, source, keep_segments)
+    envelope = structure(interchange, body, reader.on_set)
     result = InterchangeResult(envelope, list(envelope.issues))
     outer = [_issue(e) for e in result.errors]
     for group in envelope.groups:
-        group_result = pending.get(id(group)) or GroupResult(group)
+        group_result = reader.pending.get(id(group)) or GroupResult(group)
         group_result.errors = _group_errors(group)
         _block(group_result, outer + [_issue(e) for e in group_result.errors])
         result.groups.append(group_result)
