@@ -571,3 +571,22 @@ def test_a_loop_out_of_the_guides_order_is_reported():
     moved = "~".join(segments)
     assert pyx12_errors(moved)
     assert [(e.location.split(" ")[0], e.code) for e in _all_errors(moved)] == [("2410/LIN", "7")]
+
+
+def test_each_clms_own_errors_name_its_claim_and_no_other():
+    """A CLM's errors found while it was placed and checked are given its claim id, those of
+    earlier claims keep theirs, and a loop missing before a CLM is that claim's."""
+    specs = [ClaimSpec(f"C{n}", [Line("99457", "20260331")], mrn=f"MRN-{n}", member_id=f"M-{n}")
+             for n in (1, 2, 3, 4)]
+    text = base(*specs)
+    text = text.replace("CLM*C1*50*", "CLM*C1*5E1*").replace("CLM*C3*50*", "CLM*C3**")
+    text = text.replace("CLM*C4*50***11:B:1*", "CLM*C4*50***11:B:1:9*")
+    # claim C2's payer loop is gone: found at C2's CLM
+    head, tail = text.split("CLM*C2*", 1)
+    cut = head.rindex("NM1*PR*")
+    text = recount(head[:cut] + head[head.index("~", cut) + 2:] + "CLM*C2*" + tail)
+    (result,) = read_batch(text, "t").interchanges[0].groups[0].sets
+    found = [(e.segment_id, e.claim_id, e.element) for e in result.errors]
+    assert ("CLM", "C1", 2) in found and ("CLM", "C3", 2) in found and ("CLM", "C4", 5) in found
+    assert [c for s, c, _ in found if s == "CLM"] == ["C1", "C3", "C4"]
+    assert [(s, c) for s, c, _ in found if s == "NM1"] == [("NM1", "C2")]

@@ -680,10 +680,16 @@ class _Checker:
             self.claim_charge = (segment, position) if charge is not None else None
             self.line_charges, self.claim_lines, self.diagnoses, self.line_numbers = [], 0, 0, 0
             self.frequency, self.payer_icn = segment.component(5, 3, self.d), 0
-            # errors already recorded for this CLM belong to it
-            self.result.errors[:] = [
-                _with_claim(e, position, self.claim_id) if e.position == position and e.segment_id == "CLM"
-                else e for e in self.result.errors]
+            # errors already recorded for this CLM belong to it: they are the last ones recorded,
+            # while it was placed and its elements checked (not a pass over all the set's errors
+            # per claim, which made a batch with an error in every claim quadratic)
+            errors = self.result.errors
+            first = len(errors)
+            while first and errors[first - 1].position == position:
+                first -= 1
+            for at in range(first, len(errors)):
+                if errors[at].segment_id == "CLM":
+                    errors[at] = _with_claim(errors[at], position, self.claim_id)
             self.check_subscriber(position)
         elif segment.id == "HL":
             self.close_claim()
