@@ -79,7 +79,10 @@ class PatientMonth:
         self.catalogue = catalogue
         self.entries, self.programs_of = _dedupe(record.time_entries if record else ())
         self.episodes = tuple(e for e in (record.episodes if record else ()) if e.program == "RPM")
-        self._lines: dict[int, tuple[Claim, tuple[BilledLine, ...]]] = {}
+        # the lines of the claim asked about last: a month is built for one claim, whose rules
+        # ask for its lines a dozen times (a dict by id(claim) cost an int and a hash per ask)
+        self._claim: Claim | None = None
+        self._claim_lines: tuple[BilledLine, ...] = ()
         self._documented: dict[BilledLine, bool] = {}
 
     # -- billed lines -----------------------------------------------------------------------
@@ -103,11 +106,10 @@ class PatientMonth:
         return device_window(first, last, self.episodes)
 
     def lines_for(self, claim: Claim) -> tuple[BilledLine, ...]:
-        cached = self._lines.get(id(claim))
-        if cached is None or cached[0] is not claim:
-            cached = (claim, billed_lines(claim, current=True))
-            self._lines[id(claim)] = cached
-        return cached[1]
+        if claim is not self._claim:
+            self._claim_lines = billed_lines(claim, current=True)
+            self._claim = claim
+        return self._claim_lines
 
     def lines_with(self, claim: Claim, codes: Collection[str]) -> list[BilledLine]:
         """The claim's checkable lines with one of `codes` (all catalogue codes when empty). Not
