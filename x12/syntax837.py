@@ -131,6 +131,8 @@ class _Checker:
         self.chargeable = False  # BHT06 CH: claims for payment (RP: encounters, reporting only)
         self.hl_levels: dict[str, str] = {}
         self.hl_count = 0
+        # segments found clean before under these separators, by loop (check_elements)
+        self.clean = _CLEAN.setdefault((delimiters.component, delimiters.element), {})
 
     # -- errors -----------------------------------------------------------------------------
     def segment_error(self, message: str, code: str, segment: Segment | str, position: int,
@@ -364,16 +366,19 @@ class _Checker:
         # Element checks depend only on the segment's text, its loop and the component separator
         # (HL also on the HLs before it), so a segment seen clean before is clean again: batches
         # repeat most of their segments (providers, payers, subscriber details, codes, dates).
-        element = self.d.element
-        key = None if segment_id == "HL" else (
-            self.d.component, element, loop,
-            segment.text or element.join([segment_id, *segment.elements]))
-        if key is not None and key in _CLEAN:
+        if segment_id == "HL":
+            self._check_elements(segment, position, loop)
+            return
+        text = segment.text or self.d.element.join([segment_id, *segment.elements])
+        texts = self.clean.get(loop)
+        if texts is not None and text in texts:
             return
         errors_before = len(self.result.errors)
         self._check_elements(segment, position, loop)
-        if key is not None and len(self.result.errors) == errors_before:
-            _remember(_CLEAN, key)
+        if len(self.result.errors) == errors_before:
+            if texts is None:
+                texts = self.clean[loop] = set()
+            _remember_clean(texts, text)
 
     def _check_elements(self, segment: Segment, position: int, loop: str) -> None:
         segment_id, elements = segment.id, segment.elements
@@ -870,7 +875,10 @@ _QUALIFIED: Final = frozenset(
     | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
 _BLOCKS: Final[dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]]] = {}
 _BLOCKS_LIMIT: Final = 5_000  # blocks repeat a few shapes; cleared when full
-_CLEAN: Final[set[tuple[str, str, str, str]]] = set()
+# segment texts found clean: (component, element separator) -> loop -> texts. Nested rather than
+# keyed by a tuple of the four: the tuple was built, hashed and compared for every segment
+_CLEAN: Final[dict[tuple[str, str], dict[str, set[str]]]] = {}
+_CLEAN_TEXTS: Final = [0]  # how many texts _CLEAN holds in all, kept under _CLEAN_LIMIT
 _CLEAN_LIMIT: Final = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
@@ -952,6 +960,18 @@ def _remember(clean: set[_Key], key: _Key) -> None:
     if len(clean) >= _CLEAN_LIMIT:
         clean.clear()
     clean.add(key)
+
+
+def _remember_clean(texts: set[str], text: str) -> None:
+    """Add a segment's text to those found clean in its loop, emptying every loop's first when
+    they hold _CLEAN_LIMIT texts in all."""
+    if _CLEAN_TEXTS[0] >= _CLEAN_LIMIT:
+        for by_loop in _CLEAN.values():
+            for clean in by_loop.values():
+                clean.clear()
+        _CLEAN_TEXTS[0] = 0
+    texts.add(text)
+    _CLEAN_TEXTS[0] += 1
 
 
 def _keep(cache: dict[_Key, _Value], key: _Key, value: _Value) -> None:
