@@ -83,6 +83,7 @@ class PatientMonth:
         # ask for its lines a dozen times (a dict by id(claim) cost an int and a hash per ask)
         self._claim: Claim | None = None
         self._claim_lines: tuple[BilledLine, ...] = ()
+        self._catalogued: tuple[BilledLine, ...] | None = None  # those of them the catalogue has
         self._documented: dict[BilledLine, bool] = {}
 
     # -- billed lines -----------------------------------------------------------------------
@@ -108,6 +109,7 @@ class PatientMonth:
     def lines_for(self, claim: Claim) -> tuple[BilledLine, ...]:
         if claim is not self._claim:
             self._claim_lines = billed_lines(claim, current=True)
+            self._catalogued = None
             self._claim = claim
         return self._claim_lines
 
@@ -118,7 +120,9 @@ class PatientMonth:
         lines = self.lines_for(claim)
         if codes:
             return [line for line in lines if line.code in codes]
-        return [line for line in lines if self.code(line.code) is not None]
+        if self._catalogued is None:  # four rules ask for these of every claim
+            self._catalogued = tuple(line for line in lines if self.code(line.code) is not None)
+        return list(self._catalogued)
 
     def earlier(self, claim: Claim, line: BilledLine) -> tuple[BilledLine, ...]:
         """History plus the lines of this claim before `line`."""
