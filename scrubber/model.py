@@ -4,11 +4,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from scrubber.documentation import PatientRecord
 
 __all__ = [
-    "Frequency", "PatientIdentity", "ServiceLine", "Claim", "SyntaxIssue", "Unreadable",
+    "Frequency", "PatientIdentity", "Locations", "ServiceLine", "Claim", "SyntaxIssue", "Unreadable",
     "DeviceData", "line_problem", "whole_units",
 ]
 
@@ -58,6 +59,19 @@ class SyntaxIssue:
     code: str = ""
 
 
+class Locations(Protocol):
+    """Where a line's fields were in its message, by field ("line", "code", "units", "date"): a
+    dict, or an object that writes each when asked (X12's lines: most are never asked, and the
+    texts were a quarter of a claim's memory)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
+def _no_locations() -> Locations:
+    none: dict[str, str] = {}
+    return none
+
+
 @dataclass(frozen=True, init=False)
 class ServiceLine:
     """One SV1 or FT1. Raw text is kept where a value could not be interpreted."""
@@ -74,14 +88,14 @@ class ServiceLine:
     diagnosis_pointers: tuple[str, ...] = ()
     billing_provider: str | None = None
     credit: bool = False
-    locations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    locations: Locations = field(default_factory=_no_locations, compare=False, hash=False)
 
     def __init__(self, number: int, code: str | None, modifiers: tuple[str, ...] = (),
                  units: int | None = None, units_text: str | None = None,
                  date_from: date | None = None, date_to: date | None = None,
                  date_text: str | None = None, charge: str | None = None,
                  diagnosis_pointers: tuple[str, ...] = (), billing_provider: str | None = None,
-                 credit: bool = False, locations: dict[str, str] | None = None) -> None:
+                 credit: bool = False, locations: Locations | None = None) -> None:
         # written out: see PatientIdentity
         object.__setattr__(self, "number", number)
         object.__setattr__(self, "code", code)

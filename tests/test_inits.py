@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from scrubber.model import Locations
+
 # the modules setup.py compiles that hold dataclasses
 MODULES = ["scrubber.model", "scrubber.findings", "scrubber.patient_month", "scrubber.checker",
            "scrubber.engine", "scrubber.periods", "scrubber.catalogue", "scrubber.documentation",
@@ -66,6 +68,8 @@ def _sample(kind, avoid=dataclasses.MISSING):
         return next(member for member in kind if member is not avoid)
     if dataclasses.is_dataclass(kind):
         return _build(kind)
+    if kind is Locations:  # a protocol: a dict is one
+        return {_sample(str): _sample(str)}
     raise AssertionError(f"no sample for {kind!r}: teach _sample this type")
 
 

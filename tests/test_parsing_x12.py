@@ -94,6 +94,29 @@ def test_claim_fields_and_locations():
     assert not claim.issues
 
 
+def test_each_lines_locations_are_written_when_asked():
+    """A line's locations are written on demand, as the segments that gave its fields were placed:
+    LX01 for the line, SV101-2 and SV104 from its SV1, DTP03 from its DTP*472, and the LX's place
+    for a line without an SV1 or a DTP*472."""
+    text = x12_837([ClaimSpec("C-7", [Line("99457", "20260320"), Line("99454", "20260301-20260330"),
+                                      Line("99458", "20260320")])])
+    text = text.replace("DTP*472*D8*20260320~\nLX*2~", "LX*2~").replace("SV1*HC:99458*50*UN*1***1~\n", "")
+    (claim,) = read_x12(text, "t.837")
+    first, second, third = claim.lines
+    positions = {segment: [n for n, s in enumerate(text.split("~\n"), start=-1) if s.startswith(segment)]
+                 for segment in ("LX", "SV1", "DTP*472")}  # positions in the set: ST is 1
+    lx, sv1, dtp = positions["LX"], positions["SV1"], positions["DTP*472"]
+    assert [first.where(key) for key in ("line", "code", "units", "date")] == [
+        f"2400/LX01 at segment {lx[0]}", f"2400/SV101-2 at segment {sv1[0]}",
+        f"2400/SV104 at segment {sv1[0]}", f"2400/DTP*472 at segment {lx[0]}"]
+    assert second.where("date") == f"2400/DTP03 at segment {dtp[0]}"
+    assert (third.where("code"), third.where("units"), third.where("date")) == (
+        f"2400/SV1 at segment {lx[2]}", None, f"2400/DTP03 at segment {dtp[1]}")
+    assert second.locations["line"] == f"2400/LX01 at segment {lx[1]}" and first.where("other") is None
+    with pytest.raises(KeyError):
+        third.locations["units"]
+
+
 def test_se_count_mismatch_blocks_every_claim_of_the_set():
     text = x12_837([ClaimSpec("A", [Line("99457", "20260320")]), ClaimSpec("B", [Line("99457", "20260320")])])
     broken = text.replace("\nSE*", "\nSE*9", 1)
