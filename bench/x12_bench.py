@@ -158,13 +158,13 @@ def main() -> None:
                 if kind.startswith("check"):
                     notes += [f"scrub latency p50 {row['p50_ms']:.3f} ms, p95 {row['p95_ms']:.3f} ms, "
                               f"p99 {row['p99_ms']:.3f} ms",
-                              f"{row['seconds'] / rows['naive']['seconds']:.0f}x the naive floor"]
+                              f"{row['seconds'] / rows['naive']['seconds']:.1f}x the naive floor"]
                     if "pyx12" in rows:
                         notes.append(f"{rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12")
                 elif kind.startswith("validate"):
                     if "pyx12" in rows:
                         notes.append(f"{rows['pyx12']['seconds'] / row['seconds']:.1f}x faster than pyx12")
-                    notes.append(f"{row['seconds'] / rows['naive']['seconds']:.0f}x the naive floor")
+                    notes.append(f"{row['seconds'] / rows['naive']['seconds']:.1f}x the naive floor")
                 elif kind == "pyx12":
                     notes = ["valid" if row.get("ok") else "pyx12 reported errors"]
                 notes = "; ".join(notes)
