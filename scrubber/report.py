@@ -16,7 +16,7 @@ __all__ = ["summary", "claim_json", "as_json", "as_text", "rule_table", "Report"
 # (rule ids, severities, codes, suggestions, the format, the source) are the same on claim after
 # claim, so each is escaped once and remembered. Before, the standard library's C encoder walked a
 # dict built per claim and escaped every key and value again (72,000 of a compiled `check`'s
-# 456,000 instructions per claim, README "X12 speed"). The text is exactly json.dumps(as_json())
+# 456,000 instructions per claim, README "Benchmarks"). The text is exactly json.dumps(as_json())
 # (tests/test_cli.py holds it to that over generated claims).
 _QUOTED: Final[dict[str, str]] = {}
 _QUOTED_LIMIT: Final = 4096  # cleared when full: a few hundred kB at most

@@ -150,7 +150,7 @@ class _SetReader:
 
     A class rather than a closure: compiled, a closure and the frame it closes over refer to each
     other, and that cycle held each interchange's claims until the collector found it (`check`
-    pauses the collector, relying on reading making no cycles: tests/test_x12_reading.py)."""
+    pauses the collector, relying on reading making no cycles: tests/test_cli.py)."""
 
     def __init__(self, delimiters: Delimiters, source: str, keep_segments: bool) -> None:
         self.delimiters = delimiters
