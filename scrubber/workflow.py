@@ -31,7 +31,7 @@ from scrubber.checker import Checker, ClaimResult
 from scrubber.documentation import Documentation
 from scrubber.findings import Finding, Severity, Verdict
 from scrubber.inputs import Input, read_input
-from scrubber.model import Claim, DeviceData, SyntaxIssue, Unreadable
+from scrubber.model import Claim, DeviceData, ServiceLine, SyntaxIssue, Unreadable
 from scrubber.records import content_hash, dump_claim, load_claim
 from scrubber.store import (
     ClaimRow,
@@ -88,15 +88,18 @@ _WIDTHS = {"mrn": 80, "member id": 80, "billing provider": 80, "procedure code":
 
 
 def _bounded(claim: Claim) -> Claim:
-    values = [("mrn", claim.patient.mrn, "patient"), ("member id", claim.patient.member_id, "patient"),
-              ("billing provider", claim.billing_provider, "billing provider")]
+    # (label, value, the line it is on or None, where: the line's location key, or the place)
+    values: list[tuple[str, str | None, ServiceLine | None, str]] = [
+        ("mrn", claim.patient.mrn, None, "patient"), ("member id", claim.patient.member_id, None, "patient"),
+        ("billing provider", claim.billing_provider, None, "billing provider")]
     for line in claim.lines:
-        values += [("billing provider", line.billing_provider, line.where("line") or f"line {line.number}"),
-                   ("procedure code", line.code, line.where("code") or f"line {line.number}"),
-                   ("charge", line.charge, line.where("line") or f"line {line.number}")]
+        values += [("billing provider", line.billing_provider, line, "line"),
+                   ("procedure code", line.code, line, "code"), ("charge", line.charge, line, "line")]
+    # a line's location is written only for a value that is too long (X12 writes them on demand)
     issues = tuple(SyntaxIssue(f"the {label} is {len(value)} characters long, more than the "
-                               f"{_WIDTHS[label]} the ledger keeps", where)
-                   for label, value, where in values if value and len(value) > _WIDTHS[label])
+                               f"{_WIDTHS[label]} the ledger keeps",
+                               where if line is None else line.where(where) or f"line {line.number}")
+                   for label, value, line, where in values if value and len(value) > _WIDTHS[label])
     return replace(claim, issues=claim.issues + issues) if issues else claim
 
 

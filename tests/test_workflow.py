@@ -713,3 +713,17 @@ def test_claims_are_counted_by_utc_day_whatever_the_sessions_zone(store):
         statuses[status] = statuses.get(status, 0) + n
     assert statuses == {"forwarded": 1, "released": 1}
     assert len(resolved) == 1 and resolved[0] > timedelta(days=200)
+
+
+def test_values_longer_than_the_ledger_keeps_are_named_where_they_were():
+    """A procedure code longer than the ledger's column (the guide allows 48 characters, the ledger
+    keeps 20) makes the claim malformed, with the issue at the line's own SV1 in the 837."""
+    from scrubber.workflow import _bounded
+    text = x12_837([ClaimSpec("C1", [Line("99457", "20260310"), Line("99454", "20260331")])])
+    text = text.replace("SV1*HC:99454*", "SV1*HC:" + "9" * 21 + "*")
+    (claim,) = read_input(text.encode(), "t.837").items
+    assert not claim.issues  # the 837 itself is valid
+    sv1 = [n for n, s in enumerate(text.split("~\n"), start=-1) if s.startswith("SV1")]
+    assert [(issue.message, issue.location) for issue in _bounded(claim).issues] == [
+        ("the procedure code is 21 characters long, more than the 20 the ledger keeps",
+         f"2400/SV101-2 at segment {sv1[1]}")]
