@@ -590,3 +590,25 @@ def test_each_clms_own_errors_name_its_claim_and_no_other():
     assert ("CLM", "C1", 2) in found and ("CLM", "C3", 2) in found and ("CLM", "C4", 5) in found
     assert [c for s, c, _ in found if s == "CLM"] == ["C1", "C3", "C4"]
     assert [(s, c) for s, c, _ in found if s == "NM1"] == [("NM1", "C2")]
+
+
+def test_the_memos_of_clean_segments_and_values_stay_bounded():
+    """What the element checks remember is emptied, every loop's and rule's at once, when it holds
+    _CLEAN_LIMIT entries in all; the next entry starts the count again."""
+    from x12 import syntax837
+    limit = syntax837._CLEAN_LIMIT
+    by_loop = syntax837._CLEAN.setdefault(("\x01", "\x02"), {})  # separators no test uses
+    texts, other_texts = by_loop.setdefault("2300", set()), by_loop.setdefault("2400", set())
+    values = syntax837._CLEAN_VALUES.setdefault(-1, set())  # ids no rule has
+    other_values = syntax837._CLEAN_VALUES.setdefault(-2, set())
+    try:
+        for remember, first, second, count in (
+                (syntax837._remember_clean, texts, other_texts, syntax837._CLEAN_TEXTS),
+                (syntax837._remember_value, values, other_values, syntax837._CLEAN_VALUE_COUNT)):
+            for number in range(limit - count[0]):
+                remember(first if number % 2 else second, f"entry {number}")
+            assert count[0] == limit and len(first) + len(second) <= limit
+            remember(first, "one more")
+            assert first == {"one more"} and second == set() and count[0] == 1
+    finally:
+        del syntax837._CLEAN[("\x01", "\x02")], syntax837._CLEAN_VALUES[-1], syntax837._CLEAN_VALUES[-2]

@@ -529,8 +529,8 @@ class _Checker:
             return
         # a value found clean under a rule is clean again (rules live as long as the module; a
         # date's format comes from the element before it, so 1251 is not remembered)
-        key = (id(rule), value)
-        if key in _CLEAN_VALUES:
+        clean = _CLEAN_VALUES.get(id(rule))
+        if clean is not None and value in clean:
             return
         errors = self.result.errors
         before = len(errors)
@@ -571,7 +571,9 @@ class _Checker:
             self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid time (HHMM)",
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:
-            _remember(_CLEAN_VALUES, key)
+            if clean is None:
+                clean = _CLEAN_VALUES[id(rule)] = set()
+            _remember_value(clean, value)
 
     def _check_charset(self, segment: Segment, position: int, loop: str, index: int,
                        rule: ElementRule, value: str, component: int = 0) -> bool:
@@ -663,7 +665,7 @@ class _Checker:
             self.element_error(f"HL01 {written!r} is out of sequence: the guide numbers a set's HLs 1, 2, "
                                f"3, ... (expected {self.hl_count})", EL_PATTERN, segment, position, loop, 1,
                                _rule(loop, "HL", 1), written)
-        expected = {"22": "20", "23": "22"}.get(level)
+        expected = _PARENT_LEVEL.get(level)
         if expected and self.hl_levels.get(hl_number(parent)) != expected:
             self.element_error(f"HL02 {parent!r} does not name an earlier HL at level {expected}",
                                EL_BAD_CODE if parent else EL_MISSING, segment, position, loop, 2,
@@ -882,7 +884,10 @@ _CLEAN_TEXTS: Final = [0]  # how many texts _CLEAN holds in all, kept under _CLE
 _CLEAN_LIMIT: Final = 20_000  # a few MB at most each; cleared when full
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
-_CLEAN_VALUES: Final[set[tuple[int, str]]] = set()  # (id of an element rule, a value clean under it)
+# id of an element rule -> the values found clean under it (by rule, then value: a (rule, value)
+# tuple was built, hashed and compared for every element checked)
+_CLEAN_VALUES: Final[dict[int, set[str]]] = {}
+_CLEAN_VALUE_COUNT: Final = [0]  # how many values _CLEAN_VALUES holds in all, kept under _CLEAN_LIMIT
 # (rule id, component separator, value, segment id)
 _CLEAN_COMPOSITES: Final[set[tuple[int, str, str, str]]] = set()
 _AMOUNTS: Final[dict[str, Decimal]] = {}  # amount text -> its value (_number)
@@ -930,6 +935,7 @@ def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
 
 
 _OCCURRENCES: Final = occurrence_limits()
+_PARENT_LEVEL: Final = {"22": "20", "23": "22"}  # HL03 -> the level its HL02 must name
 _PERIOD_FORMATS: Final = frozenset({"D8", "RD8"})  # date time period format qualifiers (1250) we read
 _SPECIAL: Final = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk", "HL": "_check_hl"}
 # components whose presence and codes a special check reports (with its own message)
@@ -972,6 +978,17 @@ def _remember_clean(texts: set[str], text: str) -> None:
         _CLEAN_TEXTS[0] = 0
     texts.add(text)
     _CLEAN_TEXTS[0] += 1
+
+
+def _remember_value(values: set[str], value: str) -> None:
+    """Add a value to those found clean under its rule, emptying every rule's first when they
+    hold _CLEAN_LIMIT values in all."""
+    if _CLEAN_VALUE_COUNT[0] >= _CLEAN_LIMIT:
+        for clean in _CLEAN_VALUES.values():
+            clean.clear()
+        _CLEAN_VALUE_COUNT[0] = 0
+    values.add(value)
+    _CLEAN_VALUE_COUNT[0] += 1
 
 
 def _keep(cache: dict[_Key, _Value], key: _Key, value: _Value) -> None:
