@@ -598,17 +598,17 @@ def test_the_memos_of_clean_segments_and_values_stay_bounded():
     from x12 import syntax837
     limit = syntax837._CLEAN_LIMIT
     by_loop = syntax837._CLEAN.setdefault(("\x01", "\x02"), {})  # separators no test uses
-    texts, other_texts = by_loop.setdefault("2300", set()), by_loop.setdefault("2400", set())
-    values = syntax837._CLEAN_VALUES.setdefault(-1, set())  # ids no rule has
-    other_values = syntax837._CLEAN_VALUES.setdefault(-2, set())
+    texts = by_loop.setdefault("2300", syntax837._CLEAN_TEXTS.new())
+    other_texts = by_loop.setdefault("2400", syntax837._CLEAN_TEXTS.new())
+    values = syntax837._CLEAN_VALUES.setdefault(-1, syntax837._CLEAN_VALUE_SETS.new())  # ids no rule has
+    other_values = syntax837._CLEAN_VALUES.setdefault(-2, syntax837._CLEAN_VALUE_SETS.new())
     try:
-        for remember, first, second, count in (
-                (syntax837._remember_clean, texts, other_texts, syntax837._CLEAN_TEXTS),
-                (syntax837._remember_value, values, other_values, syntax837._CLEAN_VALUE_COUNT)):
-            for number in range(limit - count[0]):
-                remember(first if number % 2 else second, f"entry {number}")
-            assert count[0] == limit and len(first) + len(second) <= limit
-            remember(first, "one more")
-            assert first == {"one more"} and second == set() and count[0] == 1
+        for sets, first, second in ((syntax837._CLEAN_TEXTS, texts, other_texts),
+                                    (syntax837._CLEAN_VALUE_SETS, values, other_values)):
+            for number in range(limit - sets.count):
+                sets.add(first if number % 2 else second, f"entry {number}")
+            assert sets.count == limit and len(first) + len(second) <= limit
+            sets.add(first, "one more")
+            assert first == {"one more"} and second == set() and sets.count == 1
     finally:
         del syntax837._CLEAN[("\x01", "\x02")], syntax837._CLEAN_VALUES[-1], syntax837._CLEAN_VALUES[-2]

@@ -377,8 +377,8 @@ class _Checker:
         self._check_elements(segment, position, loop)
         if len(self.result.errors) == errors_before:
             if texts is None:
-                texts = self.clean[loop] = set()
-            _remember_clean(texts, text)
+                texts = self.clean[loop] = _CLEAN_TEXTS.new()
+            _CLEAN_TEXTS.add(texts, text)
 
     def _check_elements(self, segment: Segment, position: int, loop: str) -> None:
         segment_id, elements = segment.id, segment.elements
@@ -572,8 +572,8 @@ class _Checker:
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:
             if clean is None:
-                clean = _CLEAN_VALUES[id(rule)] = set()
-            _remember_value(clean, value)
+                clean = _CLEAN_VALUES[id(rule)] = _CLEAN_VALUE_SETS.new()
+            _CLEAN_VALUE_SETS.add(clean, value)
 
     def _check_charset(self, segment: Segment, position: int, loop: str, index: int,
                        rule: ElementRule, value: str, component: int = 0) -> bool:
@@ -875,19 +875,42 @@ _DIAGNOSIS_QUALIFIERS: Final = frozenset({"ABK", "ABF", "BK", "BF"})
 _QUALIFIED: Final = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
     | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
+class _CleanSets:
+    """Sets of what was found clean, each kept under its own key by its memo (a loop's segment
+    texts, an element rule's values), holding _CLEAN_LIMIT entries in all: when they are full,
+    every one is emptied at once."""
+
+    def __init__(self) -> None:
+        self.sets: list[set[str]] = []
+        self.count = 0
+
+    def new(self) -> set[str]:
+        found: set[str] = set()
+        self.sets.append(found)
+        return found
+
+    def add(self, found: set[str], entry: str) -> None:
+        if self.count >= _CLEAN_LIMIT:
+            for clean in self.sets:
+                clean.clear()
+            self.count = 0
+        found.add(entry)
+        self.count += 1
+
+
 _BLOCKS: Final[dict[tuple, tuple[tuple[str, ...], tuple[_Frame, ...]]]] = {}
 _BLOCKS_LIMIT: Final = 5_000  # blocks repeat a few shapes; cleared when full
 # segment texts found clean: (component, element separator) -> loop -> texts. Nested rather than
 # keyed by a tuple of the four: the tuple was built, hashed and compared for every segment
 _CLEAN: Final[dict[tuple[str, str], dict[str, set[str]]]] = {}
-_CLEAN_TEXTS: Final = [0]  # how many texts _CLEAN holds in all, kept under _CLEAN_LIMIT
 _CLEAN_LIMIT: Final = 20_000  # a few MB at most each; cleared when full
+_CLEAN_TEXTS: Final = _CleanSets()  # the sets of _CLEAN
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
 # id of an element rule -> the values found clean under it (by rule, then value: a (rule, value)
 # tuple was built, hashed and compared for every element checked)
 _CLEAN_VALUES: Final[dict[int, set[str]]] = {}
-_CLEAN_VALUE_COUNT: Final = [0]  # how many values _CLEAN_VALUES holds in all, kept under _CLEAN_LIMIT
+_CLEAN_VALUE_SETS: Final = _CleanSets()  # the sets of _CLEAN_VALUES
 # (rule id, component separator, value, segment id)
 _CLEAN_COMPOSITES: Final[set[tuple[int, str, str, str]]] = set()
 _AMOUNTS: Final[dict[str, Decimal]] = {}  # amount text -> its value (_number)
@@ -966,29 +989,6 @@ def _remember(clean: set[_Key], key: _Key) -> None:
     if len(clean) >= _CLEAN_LIMIT:
         clean.clear()
     clean.add(key)
-
-
-def _remember_clean(texts: set[str], text: str) -> None:
-    """Add a segment's text to those found clean in its loop, emptying every loop's first when
-    they hold _CLEAN_LIMIT texts in all."""
-    if _CLEAN_TEXTS[0] >= _CLEAN_LIMIT:
-        for by_loop in _CLEAN.values():
-            for clean in by_loop.values():
-                clean.clear()
-        _CLEAN_TEXTS[0] = 0
-    texts.add(text)
-    _CLEAN_TEXTS[0] += 1
-
-
-def _remember_value(values: set[str], value: str) -> None:
-    """Add a value to those found clean under its rule, emptying every rule's first when they
-    hold _CLEAN_LIMIT values in all."""
-    if _CLEAN_VALUE_COUNT[0] >= _CLEAN_LIMIT:
-        for clean in _CLEAN_VALUES.values():
-            clean.clear()
-        _CLEAN_VALUE_COUNT[0] = 0
-    values.add(value)
-    _CLEAN_VALUE_COUNT[0] += 1
 
 
 def _keep(cache: dict[_Key, _Value], key: _Key, value: _Value) -> None:
