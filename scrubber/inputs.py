@@ -4,7 +4,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from hl7.reader import Received, read_messages
@@ -80,12 +80,9 @@ def read_input(data: bytes, source: str, keep_segments: bool = True, batch: bool
     if kind is None:
         raise InputError(f"{source}: neither an X12 interchange (ISA) nor HL7 v2 (MSH)")
     if kind == "x12":
-        if batch:
-            with collector_paused():
-                read = read_batch(text, source, keep_segments)
-                return Input(source, kind, list(read.items()), read)
-        read = read_batch(text, source, keep_segments)
-        return Input(source, kind, list(read.items()), read)
+        with collector_paused() if batch else nullcontext():
+            read = read_batch(text, source, keep_segments)
+            return Input(source, kind, list(read.items()), read)
     messages = read_messages(text, source)
     return Input(source, kind, [received.item for received in messages], messages=messages)
 
