@@ -4,7 +4,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from scrubber.documentation import Episode
 
@@ -21,18 +21,23 @@ _MEMO_LIMIT: Final = 16384
 _ISO_DAYS: Final[dict[date, str]] = {}
 _MONTHS: Final[dict[date, Window]] = {}
 _DEVICE_PERIODS: Final[dict[tuple, Window]] = {}
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _kept(memo: dict[_Key, _Value], key: _Key, value: _Value) -> _Value:
+    """`value`, remembered under `key` in one of the memos above (emptied first when full)."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def iso_day(day: date) -> str:
     """`day.isoformat()`, remembered: the C method formats through sprintf (about 3,000
     instructions a call), and findings name the same few hundred days claim after claim."""
     found = _ISO_DAYS.get(day)
-    if found is None:
-        found = day.isoformat()
-        if len(_ISO_DAYS) >= _MEMO_LIMIT:
-            _ISO_DAYS.clear()
-        _ISO_DAYS[day] = found
-    return found
+    return found if found is not None else _kept(_ISO_DAYS, day, day.isoformat())
 
 
 @dataclass(frozen=True, order=True, init=False)
@@ -69,10 +74,7 @@ def month_window(day: date) -> Window:
     found = _MONTHS.get(day)
     if found is None:
         last = calendar.monthrange(day.year, day.month)[1]
-        found = Window(day.replace(day=1), day.replace(day=last))
-        if len(_MONTHS) >= _MEMO_LIMIT:
-            _MONTHS.clear()
-        _MONTHS[day] = found
+        found = _kept(_MONTHS, day, Window(day.replace(day=1), day.replace(day=last)))
     return found
 
 
@@ -86,12 +88,7 @@ def device_window(first: date, last: date, episodes) -> Window:
     """The 30-day period of a device line dated `first`..`last` (its service date is `last`)."""
     key = (first, last, episodes)
     found = _DEVICE_PERIODS.get(key)
-    if found is None:
-        found = _device_window(first, last, episodes)
-        if len(_DEVICE_PERIODS) >= _MEMO_LIMIT:
-            _DEVICE_PERIODS.clear()
-        _DEVICE_PERIODS[key] = found
-    return found
+    return found if found is not None else _kept(_DEVICE_PERIODS, key, _device_window(first, last, episodes))
 
 
 def _device_window(first: date, last: date, episodes) -> Window:
