@@ -95,10 +95,6 @@ class _LinePlaces:
         return {key: found for key in ("line", "code", "units", "date")
                 if (found := self.get(key)) is not None}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _LinePlaces) and (self.at, self.sv1_at, self.dtp_at) == (
-            other.at, other.sv1_at, other.dtp_at)
-
     def __repr__(self) -> str:
         return repr(self.as_dict())
 
