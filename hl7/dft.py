@@ -16,7 +16,7 @@ from scrubber.documentation import (
     Reading,
     TimeEntry,
 )
-from scrubber.model import Claim, PatientIdentity, ServiceLine, SyntaxIssue, whole_units
+from scrubber.model import Claim, PatientIdentity, ServiceLine, SyntaxIssue, ascii_digits, whole_units
 
 __all__ = ["claim_from_dft", "patient_of"]
 
@@ -46,8 +46,7 @@ def _npi(parsed: Parsed, value: str) -> str | None:
     identifier = parsed.component_of(value, 1)
     if not identifier:
         return None
-    if parsed.component_of(value, 13) == "NPI" or (identifier.isascii() and identifier.isdigit()
-                                                         and len(identifier) == 10):
+    if parsed.component_of(value, 13) == "NPI" or (ascii_digits(identifier) and len(identifier) == 10):
         return identifier
     return None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from hl7.errors import REQUIRED_MISSING, HL7SyntaxError
+from scrubber.model import ascii_digits
 
 __all__ = ["Segment", "Parsed", "split_messages", "parse", "hl7_date", "WRAPPERS"]
 
@@ -165,7 +166,7 @@ def parse(text: str) -> Parsed:
 def hl7_date(value: str) -> date | None:
     """The date of an HL7 DT/TS/DTM value (time and zone ignored)."""
     digits = value[:8]
-    if len(digits) != 8 or not (digits.isascii() and digits.isdigit()):  # isdigit takes any script's
+    if len(digits) != 8 or not ascii_digits(digits):
         return None
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))

@@ -10,7 +10,7 @@ from scrubber.documentation import PatientRecord
 
 __all__ = [
     "Frequency", "PatientIdentity", "Locations", "ServiceLine", "Claim", "SyntaxIssue", "Unreadable",
-    "DeviceData", "line_problem", "whole_units",
+    "DeviceData", "line_problem", "whole_units", "ascii_digits",
 ]
 
 
@@ -185,6 +185,12 @@ class Unreadable:
     format: str
     source: str
     issues: tuple[SyntaxIssue, ...]
+
+
+def ascii_digits(text: str) -> bool:
+    """Whether text is digits 0-9 only, as X12 and HL7 numbers, dates and ids are (str.isdigit
+    alone takes any script's digits, and superscripts)."""
+    return text.isascii() and text.isdigit()
 
 
 def whole_units(text: str) -> int | None:

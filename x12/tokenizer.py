@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from scrubber.model import ascii_digits  # X12 numbers are ASCII digits, as HL7's are
 from x12.errors import Level, X12Error, X12SyntaxError
 
 __all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd",
@@ -74,12 +75,6 @@ def in_charset(text: str) -> bool:
     """Whether text keeps to the X12 extended character set of 005010: printable ASCII (the set
     pyx12 checks AN and ID values against)."""
     return text.isascii() and text.isprintable()
-
-
-def ascii_digits(text: str) -> bool:
-    """Whether text is digits 0-9 only, as X12 numbers are (str.isdigit alone takes any script's
-    digits, and superscripts)."""
-    return text.isascii() and text.isdigit()
 
 
 @functools.lru_cache(maxsize=4096)  # a batch repeats a few hundred dates (service, birth, sent)

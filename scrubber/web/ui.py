@@ -31,6 +31,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from hl7.message import split_messages
 from scrubber.catalogue import catalogue
 from scrubber.docjson import DocumentationError, load_documentation
+from scrubber.model import ascii_digits
 from scrubber.monthview import month_view
 from scrubber.store import (
     Acknowledgement,
@@ -45,7 +46,7 @@ from scrubber.store import (
     utcnow,
 )
 from scrubber.web.throttle import RateLimited
-from x12.tokenizer import ascii_digits, decode, serialize, tokenize
+from x12.tokenizer import decode, serialize, tokenize
 
 __all__ = ["blp", "MAX_FAILURES", "LOCK_MINUTES"]
 
