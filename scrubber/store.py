@@ -34,17 +34,22 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     case,
+    cast,
+    column,
     create_engine,
     delete,
     event,
     false,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
+    true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -343,7 +348,7 @@ class _Statements:
 
     def __init__(self) -> None:
         tenants, claims, counters = Tenant.__table__, ClaimRow.__table__, Counter.__table__
-        self.tenant = select(tenants.c.id, tenants.c.name, tenants.c.mode).where(
+        self.tenant = select(tenants.c.id, tenants.c.name).where(
             tenants.c.name == bindparam("name"))
         self.recorded = select(claims.c.id, claims.c.verdict, claims.c.status, claims.c.findings).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.billing_provider == bindparam("provider"),
@@ -380,7 +385,17 @@ class _Statements:
                                           or_(*conditions)).order_by(Patient.id)
             self.patients[by_mrn, by_member, False] = query
             self.patients[by_mrn, by_member, True] = query.with_for_update()
-        self.add_submission = insert(Submission.__table__).returning(Submission.__table__.c.id)
+        # a message as received, for the tenant named: the tenant's row is found by the same
+        # statement (none inserted: no such tenant); the submission's id, the tenant's id and the
+        # mode used (the one asked for, else the tenant's)
+        submissions = Submission.__table__
+        self.receive = insert(submissions).from_select(
+            ["tenant_id", "kind", "source", "mode", "raw", "received_at"],
+            select(tenants.c.id, bindparam("kind", type_=String), bindparam("source", type_=String),
+                   func.coalesce(bindparam("mode", type_=String), tenants.c.mode),
+                   bindparam("raw", type_=LargeBinary), bindparam("received_at", type_=UTCDateTime))
+            .where(tenants.c.name == bindparam("name"))).returning(
+            submissions.c.id, submissions.c.tenant_id, submissions.c.mode)
         self.add_claim = insert(claims).returning(claims.c.id)
         self.add_lines = insert(ClaimLineRow.__table__)
         self.add_findings = insert(ClaimFinding.__table__)
@@ -389,6 +404,60 @@ class _Statements:
         self.audit = insert(AuditEntry.__table__)
         self.bump = update(counters).where(counters.c.name == bindparam("counter")).values(
             value=counters.c.value + bindparam("count")).returning(counters.c.value)
+        self.add_claim_at_once = _claim_at_once()
+        self.appends = _appends()
+
+
+_LINE_COLUMNS = ("number", "code", "units", "date_from", "date_to", "charge", "credit")
+_ACK_COLUMNS = ("submission_id", "kind", "body", "created_at")
+_AUDIT_COLUMNS = ("tenant_id", "at", "actor", "action", "subject", "detail")
+
+
+def _unnested(table, prefix: str, names: tuple[str, ...]):
+    """PostgreSQL: rows of `table`'s columns `names` from one array parameter per column
+    (`<prefix>_<name>`), unnested side by side."""
+    return func.unnest(*(bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type)) for name in names)) \
+        .table_valued(*(column(name, table.c[name].type) for name in names)).render_derived(name=prefix)
+
+
+def _appends():
+    """PostgreSQL: a unit of work's acknowledgements and audit entries in one statement (arrays,
+    unnested; either may be empty)."""
+    acks, audit = Acknowledgement.__table__, AuditEntry.__table__
+    ack_rows, audit_rows = _unnested(acks, "ack", _ACK_COLUMNS), _unnested(audit, "audit", _AUDIT_COLUMNS)
+    add_acks = insert(acks).from_select(list(_ACK_COLUMNS), select(*ack_rows.c)).cte("acks")
+    return insert(audit).from_select(list(_AUDIT_COLUMNS), select(*audit_rows.c)).add_cte(add_acks)
+
+
+def _claim_at_once():
+    """PostgreSQL: a claim, its lines, its findings' rows and its outbox entry in one statement
+    (one round trip instead of four; each statement cost the worker more to send than the server
+    to run). The claim's insert is a CTE the others read its id from; lines and findings arrive as
+    arrays, unnested (none: nothing inserted), so every claim runs the same statement; the outbox
+    row is inserted when `queued`. Its idempotency key is `<key_prefix><claim id><key_suffix>`."""
+    claims, lines, findings, outbox = (ClaimRow.__table__, ClaimLineRow.__table__, ClaimFinding.__table__,
+                                       OutboxRow.__table__)
+    claim = insert(claims).values({
+        column.name: bindparam(column.name, type_=column.type) for column in claims.c
+        if column.name not in ("id", "dismissed_at")}).returning(claims.c.id).cte("claim")
+    line_rows = _unnested(lines, "line", _LINE_COLUMNS)
+    add_lines = insert(lines).from_select(["claim_pk", *_LINE_COLUMNS], select(
+        claim.c.id, *line_rows.c).select_from(claim).join(line_rows, true())).cte("lines")
+    finding_columns = ("position", "rule", "severity")
+    finding_rows = _unnested(findings, "finding", finding_columns)
+    add_findings = insert(findings).from_select(["claim_pk", "tenant_id", *finding_columns], select(
+        claim.c.id, bindparam("tenant_id", type_=Integer), *finding_rows.c).select_from(claim).join(
+        finding_rows, true())).cte("findings")
+    key = (bindparam("key_prefix", type_=String) + cast(claim.c.id, String)
+           + bindparam("key_suffix", type_=String))
+    add_outbox = insert(outbox).from_select(
+        ["tenant_id", "claim_pk", "idempotency_key", "payload", "state", "attempts", "next_attempt_at",
+         "created_at"],
+        select(bindparam("tenant_id", type_=Integer), claim.c.id, key, bindparam("payload", type_=Text),
+               bindparam("state", type_=String), literal_column("0", Integer),
+               bindparam("created_at", type_=UTCDateTime), bindparam("created_at", type_=UTCDateTime)).where(
+            bindparam("queued", type_=Boolean))).cte("queued")
+    return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox)
 
 
 _STATEMENTS = _Statements()
@@ -531,27 +600,40 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
             raise DisconnectionError("a pooled connection was lost while it rested") from error
 
 
-_AUDIT_KEY = "scrubber.audit"
+# what a unit of work appends (audit entries, acknowledgements), written when it commits
+_AUDIT_KEY, _ACKS_KEY = "scrubber.audit", "scrubber.acknowledgements"
 
 
-def _write_audit(session: Session) -> None:
-    entries = session.info.pop(_AUDIT_KEY, None)
+def _write_appends(session: Session) -> None:
+    """The unit of work's audit entries and acknowledgements, in the order given: on PostgreSQL
+    in one statement, elsewhere one per table."""
+    entries = session.info.pop(_AUDIT_KEY, None) or []
+    acks = session.info.pop(_ACKS_KEY, None) or []
+    if not entries and not acks:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_STATEMENTS.appends, {
+            **{f"ack_{name}": [ack[name] for ack in acks] for name in _ACK_COLUMNS},
+            **{f"audit_{name}": [entry[name] for entry in entries] for name in _AUDIT_COLUMNS}})
+        return
     if entries:
         session.execute(_STATEMENTS.audit, entries)
+    if acks:
+        session.execute(_STATEMENTS.add_acknowledgements, acks)
 
 
-def _drop_audit(session: Session) -> None:
+def _drop_appends(session: Session) -> None:
     session.info.pop(_AUDIT_KEY, None)
+    session.info.pop(_ACKS_KEY, None)
 
 
 @dataclass(frozen=True)
 class TenantRef:
-    """What a unit of work needs of a tenant (its id, name and mode), read once and passed on
-    instead of the mapped row; every Store method taking a tenant accepts either."""
+    """What a unit of work needs of a tenant (its id and name), read once and passed on instead
+    of the mapped row; every Store method taking a tenant accepts either."""
 
     id: int
     name: str
-    mode: str
 
 
 class Store:
@@ -574,8 +656,8 @@ class Store:
                 _ping_when_idle(engine, ping_after_idle)
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        event.listen(self.sessions, "before_commit", _write_audit)
-        event.listen(self.sessions, "after_rollback", _drop_audit)
+        event.listen(self.sessions, "before_commit", _write_appends)
+        event.listen(self.sessions, "after_rollback", _drop_appends)
         # PostgreSQL: counters are bumped on connections of their own, a block at a time, and
         # handed out from the block in memory (see next_number)
         self._counters = None
@@ -615,7 +697,7 @@ class Store:
 
     # -- tenants and patients ---------------------------------------------------------------
     def tenant_ref(self, session: Session, name: str) -> TenantRef | None:
-        """The tenant's id, name and mode, read without loading the mapped row."""
+        """The tenant's id and name, read without loading the mapped row."""
         found = session.execute(_STATEMENTS.tenant, {"name": name}).first()
         return TenantRef(*found) if found is not None else None
 
@@ -1044,11 +1126,20 @@ class Store:
         return [finding for findings in found for finding in findings if finding["rule"] in wanted]
 
     # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
-    def add_submission(self, session: Session, tenant: Tenant | TenantRef, kind: str, source: str,
-                       mode: str, raw: bytes) -> int:
-        """Record a message as received; its submission id."""
-        return session.execute(_STATEMENTS.add_submission, {
-            "tenant_id": tenant.id, "kind": kind, "source": source, "mode": mode, "raw": raw}).scalar_one()
+    def receive(self, session: Session, tenant_name: str, kind: str, source: str, mode: str | None,
+                raw: bytes) -> tuple[int, TenantRef, str] | None:
+        """Record a message as received by the named tenant, in `mode` (None: the tenant's own),
+        and audit it: its submission id, the tenant, and the mode used. None when there is no such
+        tenant (nothing recorded)."""
+        found = session.execute(_STATEMENTS.receive, {
+            "name": tenant_name, "kind": kind, "source": source, "mode": mode, "raw": raw,
+            "received_at": utcnow()}).first()
+        if found is None:
+            return None
+        submission_id, tenant_id, mode_used = found
+        tenant = TenantRef(tenant_id, tenant_name)
+        self.audit(session, tenant, "gateway", "received", f"submission {submission_id}", kind=kind)
+        return submission_id, tenant, mode_used
 
     def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
                   payload: str | None = None, due: bool = True) -> int:
@@ -1056,6 +1147,18 @@ class Store:
         and queue `payload` for downstream (pending when `due`, else held for a reviewer); the
         claim's ledger id. The outbox row's idempotency key names the tenant, this id and the
         claim's content hash."""
+        if self.is_postgres:  # all in one statement
+            now = utcnow()
+            return session.execute(_STATEMENTS.add_claim_at_once, {
+                "patient_initials": "", **values, "tenant_id": tenant.id,
+                "created_at": now,
+                **{f"line_{name}": [line[name] for line in lines] for name in _LINE_COLUMNS},
+                "finding_position": list(range(len(values["findings"]))),
+                "finding_rule": [finding["rule"] for finding in values["findings"]],
+                "finding_severity": [finding["severity"] for finding in values["findings"]],
+                "queued": payload is not None, "payload": payload, "state": "pending" if due else "held",
+                "key_prefix": f"{tenant.name}/", "key_suffix": f"/{values['content_hash'][:16]}",
+            }).scalar_one()
         claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
             session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])
@@ -1077,11 +1180,12 @@ class Store:
 
     def add_acknowledgements(self, session: Session, submission_id: int | None,
                              texts: list[tuple[str, str]]) -> None:
-        """Record the answers sent for a submission: (kind, text) pairs."""
-        if texts:
-            session.execute(_STATEMENTS.add_acknowledgements,
-                            [{"submission_id": submission_id, "kind": kind, "body": body}
-                             for kind, body in texts])
+        """Record the answers sent for a submission: (kind, text) pairs, written when the unit of
+        work commits (with its audit entries: on PostgreSQL one statement for both)."""
+        now = utcnow()
+        session.info.setdefault(_ACKS_KEY, []).extend(
+            {"submission_id": submission_id, "kind": kind, "body": body, "created_at": now}
+            for kind, body in texts)
 
 
 def _batches(values: list, size: int = 500) -> Iterator[list]:

@@ -210,10 +210,8 @@ class Workflow:
         if len(read.items) <= 1:
             return self._submit_at_once(tenant_name, data, source, mode, outbound, needed)
         with self.store.transaction() as session:
-            tenant = self._tenant(session, tenant_name)
-            mode = mode or tenant.mode
+            submission_id, tenant, mode = self._receive(session, tenant_name, read, source, mode, data)
             first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
-            submission_id = self._receive(session, tenant, read, source, mode, data)
         outcome = SubmissionOutcome(submission_id, read.kind, mode)
         by_item = _each_item(read, outcome,
                              lambda item: self._one(tenant, item, outbound, submission_id, mode, False))
@@ -228,9 +226,8 @@ class Workflow:
 
         def work() -> SubmissionOutcome:
             with self.store.transaction() as session:
-                tenant = self._tenant(session, tenant_name)
-                mode_used = mode or tenant.mode
-                submission_id = self._receive(session, tenant, read, source, mode_used, data)
+                submission_id, tenant, mode_used = self._receive(session, tenant_name, read, source, mode,
+                                                                 data)
                 outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
                 by_item = _each_item(read, outcome, lambda item: self._in_transaction(
                     session, tenant, item, outbound, submission_id, mode_used, False))
@@ -242,13 +239,14 @@ class Workflow:
             return outcome
         return _retried(work)
 
-    def _receive(self, session: Session, tenant: TenantRef, read: Input, source: str, mode: str,
-                 data: bytes) -> int:
-        """Record the raw message; its submission id."""
-        submission_id = self.store.add_submission(session, tenant, read.kind, source[:200], mode, data)
-        self.store.audit(session, tenant, "gateway", "received", f"submission {submission_id}",
-                         kind=read.kind)
-        return submission_id
+    def _receive(self, session: Session, tenant_name: str, read: Input, source: str, mode: str | None,
+                 data: bytes) -> tuple[int, TenantRef, str]:
+        """Record the raw message (the tenant is looked up by the same statement); its
+        submission id, the tenant, and the mode used (`mode`, else the tenant's)."""
+        received = self.store.receive(session, tenant_name, read.kind, source[:200], mode, data)
+        if received is None:
+            raise UnknownTenant(tenant_name)
+        return received
 
     def _tenant(self, session: Session, name: str) -> TenantRef:
         tenant = self.store.tenant_ref(session, name)

@@ -21,8 +21,10 @@ from scrubber.checker import Checker
 from scrubber.inputs import read_input
 from scrubber.store import (
     Acknowledgement,
+    AuditEntry,
     Base,
     ClaimFinding,
+    ClaimLineRow,
     ClaimRow,
     Counter,
     OutboxRow,
@@ -30,6 +32,7 @@ from scrubber.store import (
     ReadingRow,
     Store,
     Submission,
+    Tenant,
     TimeEntryRow,
     migration_status,
     upgrade,
@@ -139,6 +142,92 @@ def test_decisions_are_recorded_and_only_clean_claims_queued(store):
     assert [h.claim_pk for h in held] == [outcome.claims[1].claim_pk] and "CLM*C2*" in held[0].payload
     assert kinds == ["277", "999"]
     assert "STC*A2:20" in outcome.x12.ack277 and REJECTED_STC.search(outcome.x12.ack277)  # C2
+
+
+def _rows_written(store) -> dict[str, list[tuple]]:
+    """What the ledger holds of the submissions, claims, lines, findings, outbox, answers and
+    audit, in id order."""
+    tables = {
+        "submissions": select(Submission.id, Submission.tenant_id, Submission.kind, Submission.source,
+                              Submission.mode, Submission.raw).order_by(Submission.id),
+        "claims": select(ClaimRow.id, ClaimRow.submission_id, ClaimRow.claim_id, ClaimRow.verdict,
+                         ClaimRow.status, ClaimRow.in_history, ClaimRow.patient_initials,
+                         ClaimRow.content_hash, ClaimRow.findings).order_by(ClaimRow.id),
+        "lines": select(ClaimLineRow.claim_pk, ClaimLineRow.number, ClaimLineRow.code, ClaimLineRow.units,
+                        ClaimLineRow.date_from, ClaimLineRow.date_to, ClaimLineRow.charge,
+                        ClaimLineRow.credit).order_by(ClaimLineRow.id),
+        "findings": select(ClaimFinding.claim_pk, ClaimFinding.position, ClaimFinding.tenant_id,
+                           ClaimFinding.rule, ClaimFinding.severity)
+        .order_by(ClaimFinding.claim_pk, ClaimFinding.position),
+        "outbox": select(OutboxRow.claim_pk, OutboxRow.tenant_id, OutboxRow.idempotency_key, OutboxRow.state,
+                         OutboxRow.attempts, OutboxRow.payload).order_by(OutboxRow.id),
+        "answers": select(Acknowledgement.submission_id, Acknowledgement.kind, Acknowledgement.body)
+        .order_by(Acknowledgement.id),
+        "audit": select(AuditEntry.tenant_id, AuditEntry.actor, AuditEntry.action, AuditEntry.subject,
+                        AuditEntry.detail).where(AuditEntry.actor == "gateway").order_by(AuditEntry.id),
+    }
+    with store.sessions() as session:
+        return {name: [tuple(row) for row in session.execute(query)] for name, query in tables.items()}
+
+
+def test_a_claim_alone_and_claims_in_a_batch_leave_the_rows_expected(store):
+    """Every row a submission writes, exactly, on either database: a one-claim message (recorded
+    in one transaction, its claim's rows in one statement on PostgreSQL) and a two-claim batch
+    (recorded claim by claim)."""
+    flow = workflow(store)
+    alone = x12_837([ClaimSpec("A1", [Line("99454", "20260310"), Line("99458", "20260331"),
+                                      Line("99470", "20260331")], mrn="MRN-A")]).encode()
+    batch = x12_837([ClaimSpec("B1", [Line("99213", "20260312", charge="75.5")], mrn="MRN-B"),
+                     ClaimSpec("B2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-C")]
+                    ).encode()
+    one = flow.submit("acme", alone, "alone.837")
+    two = flow.submit("acme", batch, "batch.837", mode="monitor")
+    rows = _rows_written(store)
+    with store.sessions() as session:
+        tenant = session.scalar(select(Tenant.id).where(Tenant.name == "acme"))
+    a1, b1, b2 = (outcome.claim_pk for outcome in one.claims + two.claims)
+    assert rows["submissions"] == [(one.submission_id, tenant, "x12", "alone.837", "enforce", alone),
+                                   (two.submission_id, tenant, "x12", "batch.837", "monitor", batch)]
+    claims = {claim.result.id: claim.result for claim in one.claims + two.claims}
+    held = one.claims[0].status == "held"
+    assert (claims["A1"].verdict.value, held) == ("block", True)  # a lone 99458: held
+    assert [row[:7] for row in rows["claims"]] == [
+        (a1, one.submission_id, "A1", "block", "held", False, "JD"),
+        (b1, two.submission_id, "B1", claims["B1"].verdict.value, "forwarded", True, "JD"),
+        (b2, two.submission_id, "B2", "block", "forwarded", True, "JD")]  # monitor: nothing held
+    assert [row[8] for row in rows["claims"]] == [
+        [{**f.as_json(), "location": f.location, "evidence": list(f.evidence)}
+         for f in claims[claim_id].findings] for claim_id in ("A1", "B1", "B2")]
+    assert rows["lines"] == [
+        (a1, 1, "99454", 1, date(2026, 3, 10), date(2026, 3, 10), "50", False),
+        (a1, 2, "99458", 1, date(2026, 3, 31), date(2026, 3, 31), "50", False),
+        (a1, 3, "99470", 1, date(2026, 3, 31), date(2026, 3, 31), "50", False),
+        (b1, 1, "99213", 1, date(2026, 3, 12), date(2026, 3, 12), "75.5", False),
+        (b2, 1, "99458", 1, date(2026, 3, 31), date(2026, 3, 31), "50", False),
+        (b2, 2, "99470", 1, date(2026, 3, 31), date(2026, 3, 31), "50", False)]
+    assert rows["findings"] == [(pk, position, tenant, f.rule, f.severity.value)
+                                for pk, claim_id in ((a1, "A1"), (b1, "B1"), (b2, "B2"))
+                                for position, f in enumerate(claims[claim_id].findings)]
+    assert len(rows["findings"]) >= 3
+    hashes = {row[0]: row[7] for row in rows["claims"]}
+    assert [row[:5] for row in rows["outbox"]] == [
+        (a1, tenant, f"acme/{a1}/{hashes[a1][:16]}", "held", 0),
+        (b1, tenant, f"acme/{b1}/{hashes[b1][:16]}", "pending", 0),
+        (b2, tenant, f"acme/{b2}/{hashes[b2][:16]}", "pending", 0)]
+    assert ["CLM*A1*" in rows["outbox"][0][5], "CLM*B1*" in rows["outbox"][1][5],
+            "CLM*B2*" in rows["outbox"][2][5], "CLM*B1*" in rows["outbox"][2][5]] == [True, True, True, False]
+    assert rows["answers"] == [(outcome.submission_id, kind, text) for outcome in (one, two)
+                               for kind, text in (("999", outcome.x12.ack999), ("277", outcome.x12.ack277))]
+
+    def scrubbed(pk, claim_id, status):
+        return (tenant, "gateway", "scrubbed", f"claim {pk}", {
+            "verdict": claims[claim_id].verdict.value, "status": status,
+            "rules": sorted({f.rule for f in claims[claim_id].findings})})
+    assert rows["audit"] == [
+        (tenant, "gateway", "received", f"submission {one.submission_id}", {"kind": "x12"}),
+        scrubbed(a1, "A1", "held"),
+        (tenant, "gateway", "received", f"submission {two.submission_id}", {"kind": "x12"}),
+        scrubbed(b1, "B1", "forwarded"), scrubbed(b2, "B2", "forwarded")]
 
 
 def test_a_resent_claim_gets_its_recorded_decision_and_nothing_is_queued_twice(store):
@@ -303,7 +392,7 @@ def _other_patients_claims(store, start: int, stop: int) -> None:
     """Claims in history for patients other than MRN-1 (four each, 2024), written directly."""
     with store.transaction() as session:
         tenant = store.tenant(session, "acme")
-        submission = store.add_submission(session, tenant, "x12", "filler", "enforce", b"")
+        submission, _, _ = store.receive(session, "acme", "x12", "filler", "enforce", b"")
         for number in range(start, stop):
             patient = store.patient(session, tenant, f"MRN-X{number // 4}", None, create=True)
             day = date(2024, 1 + number % 4, 15)
