@@ -953,11 +953,11 @@ class Store:
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
                 billing_provider: str, reach: tuple[date, date] = (date.min, date.max),
-                unbounded: Iterable[str] = ()) -> list[dict]:
-        """The bodies of the claims in history that bear on a new claim, oldest first: those of
-        the patients it may be with a line dated within `reach` (from, to) or billing one of the
-        `unbounded` codes (whose period has no end, 99453's episode), every claim sharing a claim
-        id and billing provider with one of those (a replacement or void of it, whatever its
+                unbounded: Iterable[str] = ()) -> list[tuple[int, dict]]:
+        """The claims in history that bear on a new claim, as (ledger id, body), oldest first:
+        those of the patients it may be with a line dated within `reach` (from, to) or billing one
+        of the `unbounded` codes (whose period has no end, 99453's episode), every claim sharing a
+        claim id and billing provider with one of those (a replacement or void of it, whatever its
         dates), and those with the new claim's own claim id and billing provider (the ones it may
         replace or void). The default reach is the patients' whole history."""
         wanted = {(claim_id, billing_provider)}
@@ -968,7 +968,7 @@ class Store:
             wanted.update((claim, provider) for claim, provider in pairs)
         found = session.execute(_STATEMENTS.history, {
             "tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})})
-        return [body for _, claim, provider, body in sorted(found, key=lambda row: row.id)
+        return [(pk, body) for pk, claim, provider, body in sorted(found, key=lambda row: row.id)
                 if (claim, provider) in wanted]
 
     # -- listings: the API's claims and findings, the review UI's worklist ---------------------

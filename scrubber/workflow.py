@@ -108,6 +108,7 @@ def _bounded(claim: Claim) -> Claim:
 # overlap are dated within 60 days of each other; two days more for safety. Episodes are unbounded
 # and read whole (Workflow._unbounded).
 REACH = timedelta(days=62)
+LOADED_LIMIT = 5_000  # history claims kept loaded (Workflow._loaded), a few MB
 
 
 def _reach(claim: Claim) -> tuple[date, date]:
@@ -181,6 +182,10 @@ class Workflow:
         self.clock = clock
         # codes whose period has no end date (99453's episode): their history is read whatever its age
         self._unbounded = tuple(code for code, info in catalogue.codes.items() if info.period == "episode")
+        # claims of the history as loaded from their bodies, by ledger id: a claim's body is never
+        # changed once recorded, and a patient's later claims read the same earlier ones again
+        # (loading one cost about as much as three statements); emptied when full
+        self._loaded: dict[int, Claim] = {}
 
     def submit(self, tenant_name: str, data: bytes, source: str, mode: str | None = None,
                dry_run: bool = False) -> SubmissionOutcome:
@@ -316,9 +321,15 @@ class Workflow:
                 documentation = documentation.with_record(store.record_of(session, row))
         checker = Checker(self.catalogue, self.profile, documentation,
                           store.attachment_numbers(session, tenant, claim.attachments))
-        for body in store.history(session, tenant, related, claim_id, provider, _reach(claim),
-                                  self._unbounded):
-            checker.remember(load_claim(body))
+        loaded = self._loaded
+        for pk, body in store.history(session, tenant, related, claim_id, provider, _reach(claim),
+                                      self._unbounded):
+            earlier = loaded.get(pk)
+            if earlier is None:
+                if len(loaded) >= LOADED_LIMIT:
+                    loaded.clear()
+                earlier = loaded[pk] = load_claim(body)
+            checker.remember(earlier)
         return checker
 
     def rescrub(self, tenant_name: str, claim_pk: int, actor: str) -> ClaimRow:

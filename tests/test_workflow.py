@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from scrubber.catalogue import catalogue
 from scrubber.checker import Checker
 from scrubber.inputs import read_input
+from scrubber.records import load_claim
 from scrubber.store import (
     Acknowledgement,
     AuditEntry,
@@ -230,6 +231,41 @@ def test_a_claim_alone_and_claims_in_a_batch_leave_the_rows_expected(store):
         scrubbed(b1, "B1", "forwarded"), scrubbed(b2, "B2", "forwarded")]
 
 
+def test_history_claims_are_loaded_once_and_decide_as_freshly_loaded_ones(store, monkeypatch):
+    """A claim of the history is loaded from its body once per process and read from memory
+    after that (bodies never change once recorded); the memo is emptied when full, and a
+    workflow with a warm memo decides exactly as a new one that loads everything."""
+    import scrubber.workflow as workflow_module
+
+    loads = []
+
+    def counted(body):
+        loads.append(body["claim_id"])
+        return load_claim(body)
+    monkeypatch.setattr(workflow_module, "load_claim", counted)
+    flow = workflow(store)
+    for number, code in enumerate(("99454", "99457", "99458", "99213"), start=1):
+        flow.submit("acme", x12_837([ClaimSpec(f"H{number}", [Line(code, f"202603{10 + number}")])]).encode(),
+                    f"h{number}.837")
+    # H2 reads H1; H3 reads H1 (from memory) and H2; H4 reads all three, only H3 loaded
+    assert loads == ["H1", "H2", "H3"]
+    probe = x12_837([ClaimSpec("P1", [Line("99454", "20260320"), Line("99458", "20260331")])]).encode()
+
+    def decided(by: Workflow) -> list[tuple]:
+        outcome = by.submit("acme", probe, "p", dry_run=True)
+        return [(c.result.verdict, c.result.findings) for c in outcome.claims]
+    warm = decided(flow)
+    assert loads[3:] == ["H4"]
+    fresh_flow = workflow(store)
+    fresh = decided(fresh_flow)
+    assert warm == fresh and warm[0][0].value == "block"  # 99454 billed twice in the period
+    assert loads[4:] == ["H1", "H2", "H3", "H4"] and len(fresh_flow._loaded) == 4
+    monkeypatch.setattr(workflow_module, "LOADED_LIMIT", 2)
+    bounded = workflow(store)
+    assert decided(bounded) == fresh
+    assert sorted(claim.claim_id for claim in bounded._loaded.values()) == ["H3", "H4"]  # emptied at H3
+
+
 def test_a_resent_claim_gets_its_recorded_decision_and_nothing_is_queued_twice(store):
     flow = workflow(store)
     text = x12_837([ClaimSpec("C1", [Line("99457", "20260331")])]).encode()
@@ -379,7 +415,7 @@ def test_a_long_history_read_within_reach_gives_the_in_memory_decisions(store):
     with store.transaction() as session:
         patients = session.scalars(select(Patient).where(Patient.mrn == "MRN-1")).all()
         tenant = store.tenant(session, "acme")
-        read = [body["claim_id"] for body in store.history(
+        read = [body["claim_id"] for _, body in store.history(
             session, tenant, patients, "NEW", "1234567893", (date(2026, 3, 10), date(2026, 7, 10)),
             flow._unbounded)]
     assert read == ["S1", "R1", "R1", "R2", "V1", "V1", "V2", "P1", "P1", "P2"], read
@@ -415,7 +451,7 @@ def _history_work(store, flow) -> tuple[list[str], int]:
         tenant = store.tenant(session, "acme")
 
         def read():
-            return [body["claim_id"] for body in store.history(
+            return [body["claim_id"] for _, body in store.history(
                 session, tenant, patients, "NEW", "1234567893", (date(2026, 3, 10), date(2026, 7, 10)),
                 flow._unbounded)]
         for _ in range(10):
