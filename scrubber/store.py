@@ -8,6 +8,7 @@ by the Alembic migrations in `scrubber/migrations` (`rpm-scrubber db upgrade`).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import threading
@@ -49,7 +50,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -413,18 +413,31 @@ _ACK_COLUMNS = ("submission_id", "kind", "body", "created_at")
 _AUDIT_COLUMNS = ("tenant_id", "at", "actor", "action", "subject", "detail")
 
 
-def _unnested(table, prefix: str, names: tuple[str, ...]):
-    """PostgreSQL: rows of `table`'s columns `names` from one array parameter per column
-    (`<prefix>_<name>`), unnested side by side."""
-    return func.unnest(*(bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type)) for name in names)) \
-        .table_valued(*(column(name, table.c[name].type) for name in names)).render_derived(name=prefix)
+def _rows_of(table, name: str, columns: tuple[str, ...]):
+    """PostgreSQL: rows of `table`'s `columns` from one JSON parameter `name` (an array of objects,
+    _json_rows), typed as the table's columns. One text value to send however many rows: arrays
+    per column cost the worker more to adapt than the statement cost to run."""
+    return func.json_to_recordset(cast(bindparam(name, type_=Text), JSON)).table_valued(
+        *(column(column_name, table.c[column_name].type) for column_name in columns)).render_derived(
+        name=name, with_types=True)
+
+
+def _json_value(value):
+    if isinstance(value, date):  # datetimes too: ISO 8601, with their offset
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a ledger value")
+
+
+def _json_rows(rows: list[dict]) -> str:
+    return json.dumps(rows, default=_json_value)
 
 
 def _appends():
-    """PostgreSQL: a unit of work's acknowledgements and audit entries in one statement (arrays,
-    unnested; either may be empty)."""
+    """PostgreSQL: a unit of work's acknowledgements and audit entries in one statement (either
+    may be none)."""
     acks, audit = Acknowledgement.__table__, AuditEntry.__table__
-    ack_rows, audit_rows = _unnested(acks, "ack", _ACK_COLUMNS), _unnested(audit, "audit", _AUDIT_COLUMNS)
+    ack_rows = _rows_of(acks, "ack_rows", _ACK_COLUMNS)
+    audit_rows = _rows_of(audit, "audit_rows", _AUDIT_COLUMNS)
     add_acks = insert(acks).from_select(list(_ACK_COLUMNS), select(*ack_rows.c)).cte("acks")
     return insert(audit).from_select(list(_AUDIT_COLUMNS), select(*audit_rows.c)).add_cte(add_acks)
 
@@ -440,11 +453,11 @@ def _claim_at_once():
     claim = insert(claims).values({
         column.name: bindparam(column.name, type_=column.type) for column in claims.c
         if column.name not in ("id", "dismissed_at")}).returning(claims.c.id).cte("claim")
-    line_rows = _unnested(lines, "line", _LINE_COLUMNS)
+    line_rows = _rows_of(lines, "line_rows", _LINE_COLUMNS)
     add_lines = insert(lines).from_select(["claim_pk", *_LINE_COLUMNS], select(
         claim.c.id, *line_rows.c).select_from(claim).join(line_rows, true())).cte("lines")
     finding_columns = ("position", "rule", "severity")
-    finding_rows = _unnested(findings, "finding", finding_columns)
+    finding_rows = _rows_of(findings, "finding_rows", finding_columns)
     add_findings = insert(findings).from_select(["claim_pk", "tenant_id", *finding_columns], select(
         claim.c.id, bindparam("tenant_id", type_=Integer), *finding_rows.c).select_from(claim).join(
         finding_rows, true())).cte("findings")
@@ -613,8 +626,7 @@ def _write_appends(session: Session) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_STATEMENTS.appends, {
-            **{f"ack_{name}": [ack[name] for ack in acks] for name in _ACK_COLUMNS},
-            **{f"audit_{name}": [entry[name] for entry in entries] for name in _AUDIT_COLUMNS}})
+            "ack_rows": _json_rows(acks), "audit_rows": _json_rows(entries)})
         return
     if entries:
         session.execute(_STATEMENTS.audit, entries)
@@ -1152,10 +1164,9 @@ class Store:
             return session.execute(_STATEMENTS.add_claim_at_once, {
                 "patient_initials": "", **values, "tenant_id": tenant.id,
                 "created_at": now,
-                **{f"line_{name}": [line[name] for line in lines] for name in _LINE_COLUMNS},
-                "finding_position": list(range(len(values["findings"]))),
-                "finding_rule": [finding["rule"] for finding in values["findings"]],
-                "finding_severity": [finding["severity"] for finding in values["findings"]],
+                "line_rows": _json_rows(lines), "finding_rows": _json_rows(
+                    [{"position": position, "rule": finding["rule"], "severity": finding["severity"]}
+                     for position, finding in enumerate(values["findings"])]),
                 "queued": payload is not None, "payload": payload, "state": "pending" if due else "held",
                 "key_prefix": f"{tenant.name}/", "key_suffix": f"/{values['content_hash'][:16]}",
             }).scalar_one()
