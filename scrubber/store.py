@@ -446,8 +446,8 @@ def _claim_at_once():
     """PostgreSQL: a claim, its lines, its findings' rows and its outbox entry in one statement
     (one round trip instead of four; each statement cost the worker more to send than the server
     to run). The claim's insert is a CTE the others read its id from; lines and findings arrive as
-    arrays, unnested (none: nothing inserted), so every claim runs the same statement; the outbox
-    row is inserted when `queued`. Its idempotency key is `<key_prefix><claim id><key_suffix>`."""
+    rows in JSON (none: nothing inserted), so every claim runs the same statement; the outbox row
+    is inserted when `queued`. Its idempotency key is `<key_prefix><claim id><key_suffix>`."""
     claims, lines, findings, outbox = (ClaimRow.__table__, ClaimLineRow.__table__, ClaimFinding.__table__,
                                        OutboxRow.__table__)
     claim = insert(claims).values({
@@ -1140,18 +1140,16 @@ class Store:
     # -- what a submission writes (Core inserts: no mapped objects to track) -------------------
     def receive(self, session: Session, tenant_name: str, kind: str, source: str, mode: str | None,
                 raw: bytes) -> tuple[int, TenantRef, str] | None:
-        """Record a message as received by the named tenant, in `mode` (None: the tenant's own),
-        and audit it: its submission id, the tenant, and the mode used. None when there is no such
-        tenant (nothing recorded)."""
+        """Record a message as received by the named tenant, in `mode` (None: the tenant's own):
+        its submission id, the tenant, and the mode used. None when there is no such tenant
+        (nothing recorded)."""
         found = session.execute(_STATEMENTS.receive, {
             "name": tenant_name, "kind": kind, "source": source, "mode": mode, "raw": raw,
             "received_at": utcnow()}).first()
         if found is None:
             return None
         submission_id, tenant_id, mode_used = found
-        tenant = TenantRef(tenant_id, tenant_name)
-        self.audit(session, tenant, "gateway", "received", f"submission {submission_id}", kind=kind)
-        return submission_id, tenant, mode_used
+        return submission_id, TenantRef(tenant_id, tenant_name), mode_used
 
     def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
                   payload: str | None = None, due: bool = True) -> int:

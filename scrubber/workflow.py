@@ -251,6 +251,9 @@ class Workflow:
         received = self.store.receive(session, tenant_name, read.kind, source[:200], mode, data)
         if received is None:
             raise UnknownTenant(tenant_name)
+        submission_id, tenant, _ = received
+        self.store.audit(session, tenant, "gateway", "received", f"submission {submission_id}",
+                         kind=read.kind)
         return received
 
     def _tenant(self, session: Session, name: str) -> TenantRef:
