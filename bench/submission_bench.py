@@ -1,0 +1,128 @@
+"""What one single-claim 837P submission costs, in process: Flask's test client posting to
+`/v1/x12/837` on SQLite and on a scratch PostgreSQL database, in one run.
+
+    .venv/bin/python bench/submission_bench.py                    # 2,000 submissions, both databases
+    .venv/bin/python bench/submission_bench.py --submissions 5000 --postgres ''   # SQLite only
+
+For each database: wall time and the worker's CPU (user and system) per submission, the
+PostgreSQL server's CPU per submission (every `postgres` process's, from /proc: meaningful only
+with the server on this machine and nothing else using it), and the statements sent per
+submission, by kind. The bodies are those of `bench/http_bench.py` (a different claim each, for
+one of 500 patients); the first 50 submissions warm up and are not counted. Without HTTP, client
+processes or gunicorn, this isolates the workflow, the store and Flask from the server's
+scheduling: the HTTP bench gives throughput and latency. The figures are for this machine only and
+move by a fifth from run to run on a shared one; compare versions by alternating runs. This prints
+figures; it never passes or fails.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.http_bench import DEFAULT_POSTGRES, claim_body, scratch_database  # noqa: E402
+
+WARM_UP = 50
+
+
+def server_cpu_seconds() -> float:
+    """CPU time of every process named `postgres` on this machine."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _statement_kind(statement: str) -> str:
+    words = statement.split()
+    if words[0] == "WITH":  # a data-modifying CTE: named by the table its first insert writes
+        return f"WITH ... INSERT INTO {words[words.index('INTO') + 1]}"
+    if words[0] == "INSERT":
+        return f"INSERT INTO {words[2]}"
+    if words[0] in ("SELECT", "UPDATE", "DELETE"):
+        table = words[words.index("FROM") + 1] if "FROM" in words else words[1]
+        return f"{words[0]} {'DISTINCT ' if words[1] == 'DISTINCT' else ''}... {table}"
+    return words[0]
+
+
+def measure(url: str, submissions: int) -> None:
+    from sqlalchemy import event
+
+    from scrubber.service import prepare_demo
+    from scrubber.store import Store, upgrade
+    from scrubber.web import create_app
+
+    store = Store(url)
+    upgrade(store)
+    token = prepare_demo(store).token
+    store.dispose()
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATE_LIMITS": {"token": "1000000/minute"}})
+    client = app.test_client()
+    headers = {"Content-Type": "application/edi-x12", "Authorization": f"Bearer {token}"}
+    bodies = [claim_body(1, number).encode() for number in range(WARM_UP + submissions)]
+    engine = app.extensions["scrubber.store"].engine
+    kinds: Counter[str] = Counter()
+
+    def count(_connection, _cursor, statement, _parameters, _context, _many) -> None:
+        kinds[_statement_kind(statement)] += 1
+    postgres = url.startswith("postgresql")
+    try:
+        for body in bodies[:WARM_UP]:
+            answer = client.post("/v1/x12/837", data=body, headers=headers)
+            if answer.status_code != 200:
+                raise SystemExit(f"{answer.status_code} {answer.get_data(as_text=True)[:200]}")
+        event.listen(engine, "before_cursor_execute", count)
+        gc.collect()
+        server = server_cpu_seconds() if postgres else 0.0
+        wall, cpu = time.perf_counter(), time.process_time()
+        for body in bodies[WARM_UP:]:
+            if client.post("/v1/x12/837", data=body, headers=headers).status_code != 200:
+                raise SystemExit("a submission was refused")
+        wall, cpu, server = (time.perf_counter() - wall, time.process_time() - cpu,
+                             server_cpu_seconds() - server if postgres else None)
+    finally:
+        app.extensions["scrubber.store"].dispose()
+    per = 1000 / submissions
+    server_text = f", PostgreSQL CPU {server * per:.2f} ms" if server is not None else ""
+    print(f"  {submissions:,} submissions: wall {wall * per:.2f} ms, worker CPU {cpu * per:.2f} ms"
+          f"{server_text} each; {sum(kinds.values()) / submissions:.1f} statements each:")
+    for kind, number in kinds.most_common():
+        print(f"    {number / submissions:5.2f}  {kind}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--submissions", type=int, default=2000)
+    parser.add_argument("--postgres", default=os.environ.get("SCRUBBER_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
+                        help="server to create a scratch database on ('' to skip PostgreSQL)")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; single-claim 837Ps through Flask's "
+          f"test client, {WARM_UP} to warm up")
+    with tempfile.TemporaryDirectory() as folder:
+        print("SQLite")
+        measure(f"sqlite:///{folder}/bench.sqlite3", args.submissions)
+    if args.postgres:
+        url, drop = scratch_database(args.postgres)
+        try:
+            print("PostgreSQL")
+            measure(url, args.submissions)
+        finally:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
