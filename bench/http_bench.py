@@ -14,10 +14,12 @@ of the two (this machine's speed drifts between runs). For each target: a closed
 processes (keep-alive connections) gives the peak throughput and its latency percentiles; then an
 open loop at 80 % of that peak (requests due on a fixed schedule and sent by up to 8 connections
 per client process, so arrivals do not wait for answers; latency measured from the scheduled
-time, so queueing counts) gives the latency a sender sees under load. Every submission is a
-different claim for one of 500 patients, so nothing is answered from the re-send shortcut. The
-clients run on the same machine as the server; the figures are for this machine only. This prints
-figures; it never passes or fails.
+time, so queueing counts) gives the latency a sender sees under load. A round whose open loop
+got less than 98 % of the rate offered through is marked "queued" (the machine could not do then
+what it did a minute before), and the summary also gives p99 over the rounds that kept up. Every
+submission is a different claim for one of 500 patients, so nothing is answered from the re-send
+shortcut. The clients run on the same machine as the server; the figures are for this machine
+only. This prints figures; it never passes or fails.
 """
 from __future__ import annotations
 
@@ -272,11 +274,13 @@ def main() -> None:
             try:
                 for _ in range(args.repeat):
                     peak = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds)
+                    offered = 0.8 * peak["per_second"]
                     steady = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,
-                                  rate=0.8 * peak["per_second"])
+                                  rate=offered) | {"offered": offered}
                     rounds.append((peak, steady))
                     print(row(f"{name} 837, peak", peak))
-                    print(row(f"{name} 837, at 80 % of peak", steady), flush=True)
+                    print(row(f"{name} 837, at 80 % of peak", steady)
+                          + ("" if _kept_up(steady) else f"  (offered {offered:.0f}/s: queued)"), flush=True)
             finally:
                 stop(service)
                 if cleanup:
@@ -290,9 +294,17 @@ def main() -> None:
             print(f"{name}: {summary(rounds, floor).strip()}")
 
 
+def _kept_up(steady: dict) -> bool:
+    """Whether the service answered the open loop's requests as fast as they were sent: on this
+    shared machine, 80 % of a peak measured a minute before is sometimes more than it can do then,
+    requests queue, and the latency measured is the queue's."""
+    return steady["per_second"] >= 0.98 * steady["offered"]
+
+
 def summary(rounds: list[tuple[dict, dict]], floor: dict) -> str:
     """The line under a service's rows: its peak against the floor and p99 at 80 % of peak (the
-    median and range over the rounds when there are several)."""
+    median and range over the rounds when there are several), and p99 over the rounds whose rate
+    the service kept up with when it did not keep up with all."""
     def figure(values: list[float], unit: str) -> str:
         ordered = sorted(values)
         middle = statistics.median(ordered)
@@ -300,8 +312,13 @@ def summary(rounds: list[tuple[dict, dict]], floor: dict) -> str:
             return f"{middle:.0f}{unit}"
         return f"{middle:.0f}{unit} (median of {len(ordered)}; {ordered[0]:.0f}-{ordered[-1]:.0f})"
     shares = [peak["per_second"] / floor["per_second"] * 100 for peak, _ in rounds]
-    return (f"{'':<34} {figure(shares, ' %')} of the bare-Flask floor; p99 at 80 % of peak "
+    line = (f"{'':<34} {figure(shares, ' %')} of the bare-Flask floor; p99 at 80 % of peak "
             f"{figure([steady['p99'] for _, steady in rounds], ' ms')}")
+    kept = [steady["p99"] for _, steady in rounds if _kept_up(steady)]
+    if len(kept) < len(rounds):
+        line += (f"; in the {len(kept)} of {len(rounds)} rounds that kept up with the rate offered, "
+                 + (figure(kept, " ms") if kept else "none"))
+    return line
 
 
 if __name__ == "__main__":
