@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -214,6 +215,19 @@ def scratch_database(url: str, prefix: str = "scrubber_bench") -> tuple[str, cal
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     return admin.url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def each_database(folder: str, postgres: str) -> Iterator[tuple[str, str]]:
+    """The databases an in-process bench runs on, as (name, URL): a SQLite file in `folder`, then,
+    unless `postgres` is '', a scratch database on that server, dropped once the caller is done
+    with it."""
+    yield "SQLite", f"sqlite:///{folder}/ledger.sqlite3"
+    if postgres:
+        url, drop = scratch_database(postgres)
+        try:
+            yield "PostgreSQL", url
+        finally:
+            drop()
 
 
 def row(name: str, figures: dict) -> str:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.gen837 import generate  # noqa: E402
-from bench.http_bench import DEFAULT_POSTGRES, scratch_database  # noqa: E402
+from bench.http_bench import DEFAULT_POSTGRES, each_database  # noqa: E402
 
 REQUESTS = [  # (name, client, path)
     ("API claims, page 1", "api", "/v1/claims?page_size=50"),
@@ -114,16 +114,9 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; {args.claims:,} claims; "
           "in process, times in ms")
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/ledger.sqlite3"
-        print("SQLite")
-        measure(url, *fill(url, args.claims))
-    if args.postgres:
-        url, drop = scratch_database(args.postgres)
-        try:
-            print("PostgreSQL")
+        for name, url in each_database(folder, args.postgres):
+            print(name)
             measure(url, *fill(url, args.claims))
-        finally:
-            drop()
 
 
 if __name__ == "__main__":

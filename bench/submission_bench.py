@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import DEFAULT_POSTGRES, claim_body, scratch_database  # noqa: E402
+from bench.http_bench import DEFAULT_POSTGRES, claim_body, each_database  # noqa: E402
 
 WARM_UP = 50
 
@@ -113,15 +113,9 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; single-claim 837Ps through Flask's "
           f"test client, {WARM_UP} to warm up")
     with tempfile.TemporaryDirectory() as folder:
-        print("SQLite")
-        measure(f"sqlite:///{folder}/bench.sqlite3", args.submissions)
-    if args.postgres:
-        url, drop = scratch_database(args.postgres)
-        try:
-            print("PostgreSQL")
+        for name, url in each_database(folder, args.postgres):
+            print(name)
             measure(url, args.submissions)
-        finally:
-            drop()
 
 
 if __name__ == "__main__":
