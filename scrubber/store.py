@@ -411,6 +411,7 @@ class _Statements:
 _LINE_COLUMNS = ("number", "code", "units", "date_from", "date_to", "charge", "credit")
 _ACK_COLUMNS = ("submission_id", "kind", "body", "created_at")
 _AUDIT_COLUMNS = ("tenant_id", "at", "actor", "action", "subject", "detail")
+_FINDING_COLUMNS = ("position", "rule", "severity")  # with the claim's id and its tenant's
 
 
 def _rows_of(table, name: str, columns: tuple[str, ...]):
@@ -456,9 +457,8 @@ def _claim_at_once():
     line_rows = _rows_of(lines, "line_rows", _LINE_COLUMNS)
     add_lines = insert(lines).from_select(["claim_pk", *_LINE_COLUMNS], select(
         claim.c.id, *line_rows.c).select_from(claim).join(line_rows, true())).cte("lines")
-    finding_columns = ("position", "rule", "severity")
-    finding_rows = _rows_of(findings, "finding_rows", finding_columns)
-    add_findings = insert(findings).from_select(["claim_pk", "tenant_id", *finding_columns], select(
+    finding_rows = _rows_of(findings, "finding_rows", _FINDING_COLUMNS)
+    add_findings = insert(findings).from_select(["claim_pk", "tenant_id", *_FINDING_COLUMNS], select(
         claim.c.id, bindparam("tenant_id", type_=Integer), *finding_rows.c).select_from(claim).join(
         finding_rows, true())).cte("findings")
     key = (bindparam("key_prefix", type_=String) + cast(claim.c.id, String)
@@ -1157,17 +1157,15 @@ class Store:
         and queue `payload` for downstream (pending when `due`, else held for a reviewer); the
         claim's ledger id. The outbox row's idempotency key names the tenant, this id and the
         claim's content hash."""
+        # the idempotency key: the tenant's name, then the claim's id, then its content hash's start
+        key_prefix, key_suffix = f"{tenant.name}/", f"/{values['content_hash'][:16]}"
         if self.is_postgres:  # all in one statement
-            now = utcnow()
             return session.execute(_STATEMENTS.add_claim_at_once, {
-                "patient_initials": "", **values, "tenant_id": tenant.id,
-                "created_at": now,
-                "line_rows": _json_rows(lines), "finding_rows": _json_rows(
-                    [{"position": position, "rule": finding["rule"], "severity": finding["severity"]}
-                     for position, finding in enumerate(values["findings"])]),
+                "patient_initials": "", **values, "tenant_id": tenant.id, "created_at": utcnow(),
+                "line_rows": _json_rows(lines),
+                "finding_rows": _json_rows(_finding_parts(values["findings"])),
                 "queued": payload is not None, "payload": payload, "state": "pending" if due else "held",
-                "key_prefix": f"{tenant.name}/", "key_suffix": f"/{values['content_hash'][:16]}",
-            }).scalar_one()
+                "key_prefix": key_prefix, "key_suffix": key_suffix}).scalar_one()
         claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
             session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])
@@ -1176,7 +1174,7 @@ class Store:
         if payload is not None:
             session.execute(_STATEMENTS.add_outbox, {
                 "tenant_id": tenant.id, "claim_pk": claim_pk, "payload": payload,
-                "idempotency_key": f"{tenant.name}/{claim_pk}/{values['content_hash'][:16]}",
+                "idempotency_key": f"{key_prefix}{claim_pk}{key_suffix}",
                 "state": "pending" if due else "held"})
         return claim_pk
 
@@ -1203,9 +1201,15 @@ def _batches(values: list, size: int = 500) -> Iterator[list]:
         yield values[start:start + size]
 
 
+def _finding_parts(findings: list[dict]) -> list[dict]:
+    """What a claim's findings rows take from its findings: each one's position in the list, its
+    rule and its severity (_FINDING_COLUMNS)."""
+    return [{"position": position, "rule": finding["rule"], "severity": finding["severity"]}
+            for position, finding in enumerate(findings)]
+
+
 def _finding_rows(tenant_id: int, claim_pk: int, findings: list[dict]) -> list[dict]:
-    return [{"claim_pk": claim_pk, "position": position, "tenant_id": tenant_id, "rule": finding["rule"],
-             "severity": finding["severity"]} for position, finding in enumerate(findings)]
+    return [{**part, "claim_pk": claim_pk, "tenant_id": tenant_id} for part in _finding_parts(findings)]
 
 
 # -- migrations -----------------------------------------------------------------------------
