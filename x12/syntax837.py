@@ -875,6 +875,8 @@ _DIAGNOSIS_QUALIFIERS: Final = frozenset({"ABK", "ABF", "BK", "BF"})
 _QUALIFIED: Final = frozenset(
     {loop.trigger for loop in LOOPS.values() if loop.trigger_codes}
     | {slot.segment for loop in LOOPS.values() for slot in loop.slots if slot.codes})
+
+
 class _CleanSets:
     """Sets of what was found clean, each kept under its own key by its memo (a loop's segment
     texts, an element rule's values), holding _CLEAN_LIMIT entries in all: when they are full,
