@@ -76,15 +76,25 @@ class Profile:
     not_adopted: frozenset[str] = frozenset()
     severities: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     minor_severities: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # the three tables again as plain dicts, for `severity` (every finding) and `unit_limit` (every
+    # line): the compiled build looks up a dict directly, a mapping proxy's `get` is a method call
+    _unit_limits: dict[str, int | None] = field(init=False, repr=False, compare=False)
+    _severities: dict[str, Severity | None] = field(init=False, repr=False, compare=False)
+    _minor_severities: dict[str, Severity | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_unit_limits", dict(self.unit_limits))
+        object.__setattr__(self, "_severities", dict(self.severities))
+        object.__setattr__(self, "_minor_severities", dict(self.minor_severities))
 
     def severity(self, rule: RuleInfo, minor: bool = False) -> Severity | None:
         """The severity of `rule` under this profile; None when the profile turns it off."""
-        table = self.minor_severities if minor and rule.minor_severity else self.severities
+        table = self._minor_severities if minor and rule.minor_severity else self._severities
         default = rule.minor_severity if minor and rule.minor_severity else rule.severity
         return table.get(rule.id, default)
 
     def unit_limit(self, code: CodeInfo) -> int | None:
-        return self.unit_limits.get(code.code, code.max_units)
+        return self._unit_limits.get(code.code, code.max_units)
 
 
 @dataclass(frozen=True)

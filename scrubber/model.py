@@ -4,13 +4,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from scrubber.documentation import PatientRecord
 
 __all__ = [
     "Frequency", "PatientIdentity", "Locations", "ServiceLine", "Claim", "SyntaxIssue", "Unreadable",
-    "DeviceData", "line_problem", "whole_units", "ascii_digits",
+    "DeviceData", "line_problem", "whole_units", "ascii_digits", "remembered",
 ]
 
 
@@ -191,6 +191,21 @@ def ascii_digits(text: str) -> bool:
     """Whether text is digits 0-9 only, as X12 and HL7 numbers, dates and ids are (str.isdigit
     alone takes any script's digits, and superscripts)."""
     return text.isascii() and text.isdigit()
+
+
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def remembered(memo: dict[_Key, _Value], key: _Key, value: _Value, limit: int) -> _Value:
+    """`value`, kept in `memo` under `key`; a memo that holds `limit` entries is emptied first.
+    For the memos of what batches repeat (days, periods, amounts, dates): a plain dict, where
+    functools.lru_cache builds a key tuple and keeps a recency list on every call (about 600
+    instructions a hit, compiled; a dict lookup is a fifth of that)."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def whole_units(text: str) -> int | None:

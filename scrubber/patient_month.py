@@ -85,6 +85,8 @@ class PatientMonth:
         self._claim_lines: tuple[BilledLine, ...] = ()
         self._catalogued: tuple[BilledLine, ...] | None = None  # those of them the catalogue has
         self._documented: dict[BilledLine, bool] = {}
+        # `earlier` of each of its lines, by line number (rules ask it of each line, several times)
+        self._earlier: dict[int, tuple[BilledLine, tuple[BilledLine, ...]]] = {}
 
     # -- billed lines -----------------------------------------------------------------------
     def code(self, code: str) -> CodeInfo | None:
@@ -110,6 +112,7 @@ class PatientMonth:
         if claim is not self._claim:
             self._claim_lines = billed_lines(claim, current=True)
             self._catalogued = None
+            self._earlier = {}
             self._claim = claim
         return self._claim_lines
 
@@ -126,8 +129,13 @@ class PatientMonth:
 
     def earlier(self, claim: Claim, line: BilledLine) -> tuple[BilledLine, ...]:
         """History plus the lines of this claim before `line`."""
-        own = tuple(other for other in self.lines_for(claim) if other.number < line.number)
-        return self.history + own
+        lines = self.lines_for(claim)
+        known = self._earlier.get(line.number)
+        if known is not None and known[0] is line:
+            return known[1]
+        found = self.history + tuple(other for other in lines if other.number < line.number)
+        self._earlier[line.number] = (line, found)
+        return found
 
     def all_billed(self, claim: Claim) -> tuple[BilledLine, ...]:
         return self.history + self.lines_for(claim)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final, TypeVar
+from typing import Final
 
 from scrubber.documentation import Episode
+from scrubber.model import remembered
 
 __all__ = ["Window", "iso_day", "month_of", "month_window", "device_window", "episode_window",
            "anchoring_episode", "PERIOD_DAYS"]
@@ -14,30 +15,19 @@ __all__ = ["Window", "iso_day", "month_of", "month_window", "device_window", "ep
 PERIOD_DAYS: Final = 30
 
 
-# Memos of what claims ask for again and again (a few hundred days and periods in a batch), as
-# plain dicts: functools.lru_cache builds a key tuple and keeps a recency list on every call, about
-# 600 instructions a hit compiled, a dict lookup a fifth of that. Cleared when full.
+# Memos of what claims ask for again and again (a few hundred days and periods in a batch; see
+# scrubber.model.remembered)
 _MEMO_LIMIT: Final = 16384
 _ISO_DAYS: Final[dict[date, str]] = {}
 _MONTHS: Final[dict[date, Window]] = {}
 _DEVICE_PERIODS: Final[dict[tuple, Window]] = {}
-_Key = TypeVar("_Key")
-_Value = TypeVar("_Value")
-
-
-def _kept(memo: dict[_Key, _Value], key: _Key, value: _Value) -> _Value:
-    """`value`, remembered under `key` in one of the memos above (emptied first when full)."""
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
-    return value
 
 
 def iso_day(day: date) -> str:
     """`day.isoformat()`, remembered: the C method formats through sprintf (about 3,000
     instructions a call), and findings name the same few hundred days claim after claim."""
     found = _ISO_DAYS.get(day)
-    return found if found is not None else _kept(_ISO_DAYS, day, day.isoformat())
+    return found if found is not None else remembered(_ISO_DAYS, day, day.isoformat(), _MEMO_LIMIT)
 
 
 @dataclass(frozen=True, order=True, init=False)
@@ -74,21 +64,29 @@ def month_window(day: date) -> Window:
     found = _MONTHS.get(day)
     if found is None:
         last = calendar.monthrange(day.year, day.month)[1]
-        found = _kept(_MONTHS, day, Window(day.replace(day=1), day.replace(day=last)))
+        found = remembered(_MONTHS, day, Window(day.replace(day=1), day.replace(day=last)),
+                           _MEMO_LIMIT)
     return found
 
 
 def anchoring_episode(day: date, episodes) -> Episode | None:
-    """The RPM episode containing `day`; the latest-starting one when several do."""
-    containing = [e for e in episodes if e.program == "RPM" and e.contains(day)]
-    return max(containing, key=lambda e: e.start, default=None)
+    """The RPM episode containing `day`; the latest-starting one when several do (the first of
+    those listed when several start that day)."""
+    found: Episode | None = None
+    for episode in episodes:
+        if episode.program == "RPM" and episode.contains(day) and (
+                found is None or episode.start > found.start):
+            found = episode
+    return found
 
 
 def device_window(first: date, last: date, episodes) -> Window:
     """The 30-day period of a device line dated `first`..`last` (its service date is `last`)."""
     key = (first, last, episodes)
     found = _DEVICE_PERIODS.get(key)
-    return found if found is not None else _kept(_DEVICE_PERIODS, key, _device_window(first, last, episodes))
+    if found is None:
+        found = remembered(_DEVICE_PERIODS, key, _device_window(first, last, episodes), _MEMO_LIMIT)
+    return found
 
 
 def _device_window(first: date, last: date, episodes) -> Window:
@@ -106,5 +104,8 @@ def episode_window(day: date, episodes) -> Window:
     """The episode of care a set-up line belongs to; without one, the whole history."""
     episode = anchoring_episode(day, episodes)
     if episode is None:
-        return Window(date.min, date.max)
+        return _WHOLE_HISTORY
     return Window(episode.start, episode.end or date.max)
+
+
+_WHOLE_HISTORY: Final = Window(date.min, date.max)

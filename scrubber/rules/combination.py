@@ -13,6 +13,8 @@ from scrubber.rules._common import applies_to, lines_in, lines_of, month_label, 
 
 ONCE_PER_PERIOD: Final = ("99454", "99445", "99457", "99470", "99091")
 _MANAGEMENT_OR_DEVICE: Final = MANAGEMENT_CODES | DEVICE_CODES
+_INTERPRETATION: Final = frozenset({"99091"})
+_INTERPRETATION_OR_MANAGEMENT: Final = _INTERPRETATION | MANAGEMENT_CODES
 
 
 def _listing(lines: list[BilledLine]) -> str:
@@ -158,8 +160,8 @@ def _older_code_hint(code: str) -> str:
 @applies_to("99091", *MANAGEMENT_CODES)
 def interpretation_with_management(month: PatientMonth, claim: Claim,
                                    profile: Profile) -> Iterator[Hit]:
-    for line in lines_of(month, claim, "99091", *MANAGEMENT_CODES):
-        other = MANAGEMENT_CODES if line.code == "99091" else {"99091"}
+    for line in lines_in(month, claim, _INTERPRETATION_OR_MANAGEMENT):
+        other = MANAGEMENT_CODES if line.code == "99091" else _INTERPRETATION
         clashes = [o for o in month.earlier(claim, line) if o.code in other and same_month(o, line)]
         if clashes:
             yield Hit(f"{line.code} falls in {month_label(line.service_date)} together with "
