@@ -594,21 +594,24 @@ def test_each_clms_own_errors_name_its_claim_and_no_other():
 
 def test_the_memos_of_clean_segments_and_values_stay_bounded():
     """What the element checks remember is emptied, every loop's and rule's at once, when it holds
-    _CLEAN_LIMIT entries in all; the next entry starts the count again."""
+    _CLEAN_LIMIT entries in all; the next entry starts the count again, and a set emptied and
+    filled again is emptied again (counted in once, from its first entry)."""
     from x12 import syntax837
+    from x12.elements837 import ElementRule
     limit = syntax837._CLEAN_LIMIT
     by_loop = syntax837._CLEAN.setdefault(("\x01", "\x02"), {})  # separators no test uses
-    texts = by_loop.setdefault("2300", syntax837._CLEAN_TEXTS.new())
-    other_texts = by_loop.setdefault("2400", syntax837._CLEAN_TEXTS.new())
-    values = syntax837._CLEAN_VALUES.setdefault(-1, syntax837._CLEAN_VALUE_SETS.new())  # ids no rule has
-    other_values = syntax837._CLEAN_VALUES.setdefault(-2, syntax837._CLEAN_VALUE_SETS.new())
+    texts = by_loop.setdefault("2300", set())
+    other_texts = by_loop.setdefault("2400", set())
+    values, other_values = ElementRule("9999", "R").clean, ElementRule("9998", "R").clean  # no guide's
     try:
         for sets, first, second in ((syntax837._CLEAN_TEXTS, texts, other_texts),
                                     (syntax837._CLEAN_VALUE_SETS, values, other_values)):
-            for number in range(limit - sets.count):
-                sets.add(first if number % 2 else second, f"entry {number}")
-            assert sets.count == limit and len(first) + len(second) <= limit
-            sets.add(first, "one more")
-            assert first == {"one more"} and second == set() and sets.count == 1
+            for _ in range(2):
+                for number in range(limit - sets.count):
+                    sets.add(first if number % 2 else second, f"entry {number}")
+                assert sets.count == limit and len(first) + len(second) <= limit
+                sets.add(first, "one more")
+                assert first == {"one more"} and second == set() and sets.count == 1
+                assert len(sets.sets) == 1
     finally:
-        del syntax837._CLEAN[("\x01", "\x02")], syntax837._CLEAN_VALUES[-1], syntax837._CLEAN_VALUES[-2]
+        del syntax837._CLEAN[("\x01", "\x02")]

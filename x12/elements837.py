@@ -11,7 +11,7 @@ syntax rules they share) when none does: the qualifier itself is reported by the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Final
 
@@ -32,6 +32,9 @@ class ElementRule:
     max_len: int = 264
     codes: frozenset[str] = frozenset()  # empty: any value (or an external code list)
     components: tuple[ElementRule, ...] = ()
+    # the values found clean under this rule: x12.syntax837's memo, kept here because an attribute
+    # is read directly where a memo keyed by the rule's id made and hashed an int per value checked
+    clean: set[str] = field(default_factory=set, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -177,9 +180,17 @@ def occurrence_limits() -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
     return limits
 
 
+# RULES by loop, then segment id: for rules_for, which a (loop, segment id) tuple made, hashed and
+# compared for every segment it was asked about
+_BY_LOOP: Final[dict[str, dict[str, tuple[tuple[SegmentRules, ...], SegmentRules]]]] = {}
+for (_loop, _segment_id), _found in RULES.items():
+    _BY_LOOP.setdefault(_loop, {})[_segment_id] = _found
+
+
 def rules_for(loop: str, segment_id: str, qualifier: str) -> SegmentRules | None:
     """The rules of the occurrence of `segment_id` in `loop` that `qualifier` names (see above)."""
-    found = RULES.get((loop, segment_id))
+    in_loop = _BY_LOOP.get(loop)
+    found = in_loop.get(segment_id) if in_loop is not None else None
     if found is None:
         return None
     occurrences, merged = found

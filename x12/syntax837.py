@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Final, TypeVar
 
+from scrubber.model import remembered
 from x12.elements837 import RULES, ElementRule, SegmentRules, occurrence_limits, rules_for
 from x12.errors import Level, X12Error
 from x12.guide837 import (
@@ -104,7 +105,7 @@ def _number(text: str) -> Decimal | None:
         return None
     if not value.is_finite():
         return None
-    _keep(_AMOUNTS, text, value)
+    remembered(_AMOUNTS, text, value, _CLEAN_LIMIT)
     return value
 
 
@@ -121,7 +122,7 @@ class _Checker:
         self.claim_start = 0
         self.claim_id = ""
         self.claim_charge: tuple[Segment, int] | None = None
-        self.line_charges: list[Decimal] = []
+        self.line_total = _ZERO  # the current claim's SV102 charges so far
         self.claim_lines = 0
         self.diagnoses = 0  # diagnosis codes in the current claim's HI segments, in order
         self.line_numbers = 0  # LX segments in the current claim (LX01 must count them)
@@ -377,7 +378,7 @@ class _Checker:
         self._check_elements(segment, position, loop)
         if len(self.result.errors) == errors_before:
             if texts is None:
-                texts = self.clean[loop] = _CLEAN_TEXTS.new()
+                texts = self.clean[loop] = set()
             _CLEAN_TEXTS.add(texts, text)
 
     def _check_elements(self, segment: Segment, position: int, loop: str) -> None:
@@ -402,7 +403,8 @@ class _Checker:
         """Each element against its rule in this loop, then the segment's syntax rules."""
         segment_id, elements = segment.id, segment.elements
         count = len(elements)
-        placed = _PLACED_QUALIFIER.get((loop, segment_id), 0)  # checked when the segment was placed
+        # checked when the segment was placed
+        placed = _PLACED_QUALIFIER.get(loop, _NO_QUALIFIERS).get(segment_id, 0)
         rule_list = rules.elements
         for index in range(1, min(count, len(rule_list)) + 1):
             value, rule = elements[index - 1], rule_list[index - 1]
@@ -477,7 +479,7 @@ class _Checker:
         """X12.6 syntax rules: P paired, R at least one, C if the first then all, E at most one,
         L if the first then at least one of the others."""
         present = [p for p in positions if segment.get(p)]
-        first, others = positions[0], positions[1:]
+        first = positions[0]
         if kind == "P" and present and len(present) < len(positions):
             for p in positions:
                 if p not in present:
@@ -487,7 +489,7 @@ class _Checker:
             self._required_by_rule(segment, position, loop, rules, first,
                                    f"at least one of {_listed(segment, positions)} is required")
         elif kind == "C" and first in present:
-            for p in others:
+            for p in positions[1:]:
                 if p not in present:
                     self._required_by_rule(segment, position, loop, rules, p, f"{_named(segment, p, 0)} is "
                                            f"required when {_named(segment, first, 0)} is present")
@@ -496,6 +498,7 @@ class _Checker:
             self.element_error(f"only one of {_listed(segment, positions)} may be present", EL_EXCLUSION,
                                segment, position, loop, second, rules.rule_at(second), segment.get(second))
         elif kind == "L" and first in present and len(present) == 1:
+            others = positions[1:]
             self._required_by_rule(segment, position, loop, rules, others[0],
                                    f"one of {_listed(segment, others)} is required when "
                                    f"{_named(segment, first, 0)} is present")
@@ -529,8 +532,8 @@ class _Checker:
             return
         # a value found clean under a rule is clean again (rules live as long as the module; a
         # date's format comes from the element before it, so 1251 is not remembered)
-        clean = _CLEAN_VALUES.get(id(rule))
-        if clean is not None and value in clean:
+        clean = rule.clean
+        if value in clean:
             return
         errors = self.result.errors
         before = len(errors)
@@ -571,8 +574,6 @@ class _Checker:
             self.element_error(f"{_named(segment, index, component)} {value!r} is not a valid time (HHMM)",
                                EL_BAD_TIME, segment, position, loop, index, rule, value, component)
         if len(errors) == before:
-            if clean is None:
-                clean = _CLEAN_VALUES[id(rule)] = _CLEAN_VALUE_SETS.new()
             _CLEAN_VALUE_SETS.add(clean, value)
 
     def _check_charset(self, segment: Segment, position: int, loop: str, index: int,
@@ -674,63 +675,77 @@ class _Checker:
 
     # -- claims and balancing ---------------------------------------------------------------
     def track_claim(self, segment: Segment, position: int, loop: str) -> None:
-        if loop == "2010BA" and self.subscriber is not None:
-            self.subscriber.seen.add(segment.id)
-            self.subscriber.end = position + 1
-        elif segment.id == "SBR" and loop == "2000B" and self.subscriber is not None:
-            self.subscriber.sbr, self.subscriber.relationship = position, segment.get(2)
-            self.subscriber.filing = segment.get(9)
-        if segment.id == "CLM" and loop == "2300":
-            self.close_claim()
-            self.claim_start, self.claim_id = position, segment.get(1)
-            charge = _number(segment.get(2))
-            self.claim_charge = (segment, position) if charge is not None else None
-            self.line_charges, self.claim_lines, self.diagnoses, self.line_numbers = [], 0, 0, 0
-            self.frequency, self.payer_icn = segment.component(5, 3, self.d), 0
-            # errors already recorded for this CLM belong to it: they are the last ones recorded,
-            # while it was placed and its elements checked (not a pass over all the set's errors
-            # per claim, which made a batch with an error in every claim quadratic)
-            errors = self.result.errors
-            first = len(errors)
-            while first and errors[first - 1].position == position:
-                first -= 1
-            for at in range(first, len(errors)):
-                if errors[at].segment_id == "CLM":
-                    errors[at] = _with_claim(errors[at], position, self.claim_id)
-            self.check_subscriber(position)
-        elif segment.id == "HL":
+        # by loop first, then by segment id: a chain of id comparisons for every segment cost more
+        # than the tracking itself
+        segment_id = segment.id
+        if loop == "2400":
+            if not self.claim_start:
+                return
+            if segment_id == "SV1":
+                self.claim_lines += 1
+                amount = _number(segment.get(2))
+                if amount is not None:
+                    self.line_total += amount
+                else:
+                    self.claim_charge = None
+                self.check_pointers(segment, position)
+            elif segment_id == "LX":
+                self.line_numbers += 1
+                number = segment.get(1)
+                if number and number != str(self.line_numbers):  # empty: reported as a required element
+                    self.element_error(f"LX01 {number!r} is out of sequence: the guide numbers a claim's "
+                                       f"service lines 1, 2, 3, ... (expected {self.line_numbers})",
+                                       EL_PATTERN, segment, position, loop, 1, _rule(loop, "LX", 1), number)
+        elif loop == "2300":
+            if segment_id == "CLM":
+                self._open_claim(segment, position)
+            elif segment_id == "REF":
+                if segment.get(1) == "F8":
+                    self.payer_icn = position
+            elif segment_id == "HI" and self.claim_start:
+                count, problems = _diagnoses_in(segment, self.d.component)
+                self.diagnoses += count
+                for index, code, message in problems:
+                    self.result.errors.append(X12Error(
+                        message, Level.SEGMENT, HAS_ELEMENT_ERRORS, "HI", position, "2300", index, 2, "1271",
+                        EL_BAD_CODE, code, self.claim_start, self.claim_id, edit=DIAGNOSIS))
+        elif loop == "2010BA":
+            if self.subscriber is not None:
+                self.subscriber.seen.add(segment_id)
+                self.subscriber.end = position + 1
+        elif segment_id == "HL":
             self.close_claim()
             level = segment.get(3)
             if level == "22":
                 self.subscriber = _Subscriber()
             elif level == "23" and self.subscriber is not None:
                 self.subscriber.patient_loop = position
-        elif segment.id == "BHT":
+        elif segment_id == "SBR":
+            if loop == "2000B" and self.subscriber is not None:
+                self.subscriber.sbr, self.subscriber.relationship = position, segment.get(2)
+                self.subscriber.filing = segment.get(9)
+        elif segment_id == "BHT":
             self.chargeable = segment.get(6) == "CH"
-        elif segment.id == "REF" and loop == "2300" and segment.get(1) == "F8":
-            self.payer_icn = position
-        elif segment.id == "HI" and loop == "2300" and self.claim_start:
-            count, problems = _diagnoses_in(segment, self.d.component)
-            self.diagnoses += count
-            for index, code, message in problems:
-                self.result.errors.append(X12Error(
-                    message, Level.SEGMENT, HAS_ELEMENT_ERRORS, "HI", position, "2300", index, 2, "1271",
-                    EL_BAD_CODE, code, self.claim_start, self.claim_id, edit=DIAGNOSIS))
-        elif segment.id == "LX" and loop == "2400" and self.claim_start:
-            self.line_numbers += 1
-            number = segment.get(1)
-            if number and number != str(self.line_numbers):  # empty: reported as a required element
-                self.element_error(f"LX01 {number!r} is out of sequence: the guide numbers a claim's service "
-                                   f"lines 1, 2, 3, ... (expected {self.line_numbers})", EL_PATTERN, segment,
-                                   position, loop, 1, _rule(loop, "LX", 1), number)
-        elif segment.id == "SV1" and loop == "2400" and self.claim_start:
-            self.claim_lines += 1
-            amount = _number(segment.get(2))
-            if amount is not None:
-                self.line_charges.append(amount)
-            else:
-                self.claim_charge = None
-            self.check_pointers(segment, position)
+
+    def _open_claim(self, segment: Segment, position: int) -> None:
+        """A CLM in 2300: the claim before it is closed, this one's tracking starts."""
+        self.close_claim()
+        self.claim_start, self.claim_id = position, segment.get(1)
+        charge = _number(segment.get(2))
+        self.claim_charge = (segment, position) if charge is not None else None
+        self.line_total, self.claim_lines, self.diagnoses, self.line_numbers = _ZERO, 0, 0, 0
+        self.frequency, self.payer_icn = segment.component(5, 3, self.d), 0
+        # errors already recorded for this CLM belong to it: they are the last ones recorded,
+        # while it was placed and its elements checked (not a pass over all the set's errors
+        # per claim, which made a batch with an error in every claim quadratic)
+        errors = self.result.errors
+        first = len(errors)
+        while first and errors[first - 1].position == position:
+            first -= 1
+        for at in range(first, len(errors)):
+            if errors[at].segment_id == "CLM":
+                errors[at] = _with_claim(errors[at], position, self.claim_id)
+        self.check_subscriber(position)
 
     def check_pointers(self, segment: Segment, position: int) -> None:
         """SV107 points at the claim's diagnosis codes by their order in HI (1 = HI01): each pointer
@@ -757,8 +772,8 @@ class _Checker:
     def close_claim(self) -> None:
         if self.claim_start and self.claim_charge:
             clm, position = self.claim_charge
-            total = _number(clm.get(2)) or Decimal(0)  # never None: claim_charge is kept for a number
-            lines = sum(self.line_charges, Decimal(0))
+            total = _number(clm.get(2)) or _ZERO  # never None: claim_charge is kept for a number
+            lines = self.line_total
             if self.claim_lines and total != lines:
                 self.result.errors.append(X12Error(
                     f"CLM02 total charge {clm.get(2)} does not equal the sum of the SV102 line charges "
@@ -843,6 +858,8 @@ _PWK_SENT: Final = frozenset({"BM", "EL", "EM", "FT", "FX"})
 
 def hl_number(text: str) -> str:
     """An HL number as a number: leading zeros dropped (pyx12 reads HL01 and HL02 as integers)."""
+    if not text.startswith("0"):  # nothing to drop (the usual case: no int made and written back)
+        return text
     return str(int(text)) if ascii_digits(text) else text
 
 
@@ -878,24 +895,22 @@ _QUALIFIED: Final = frozenset(
 
 
 class _CleanSets:
-    """Sets of what was found clean, each kept under its own key by its memo (a loop's segment
-    texts, an element rule's values), holding _CLEAN_LIMIT entries in all: when they are full,
-    every one is emptied at once."""
+    """Sets of what was found clean, each kept by its memo (a loop's segment texts, an element
+    rule's values), holding _CLEAN_LIMIT entries in all: when they are full, every one is emptied
+    at once. A set is counted in from its first entry (one that is empty holds nothing to empty)."""
 
     def __init__(self) -> None:
-        self.sets: list[set[str]] = []
+        self.sets: list[set[str]] = []  # those with entries
         self.count = 0
-
-    def new(self) -> set[str]:
-        found: set[str] = set()
-        self.sets.append(found)
-        return found
 
     def add(self, found: set[str], entry: str) -> None:
         if self.count >= _CLEAN_LIMIT:
             for clean in self.sets:
                 clean.clear()
+            self.sets.clear()
             self.count = 0
+        if not found:
+            self.sets.append(found)
         found.add(entry)
         self.count += 1
 
@@ -908,14 +923,11 @@ _CLEAN: Final[dict[tuple[str, str], dict[str, set[str]]]] = {}
 _CLEAN_LIMIT: Final = 20_000  # a few MB at most each; cleared when full
 _CLEAN_TEXTS: Final = _CleanSets()  # the sets of _CLEAN
 _Key = TypeVar("_Key")
-_Value = TypeVar("_Value")
-# id of an element rule -> the values found clean under it (by rule, then value: a (rule, value)
-# tuple was built, hashed and compared for every element checked)
-_CLEAN_VALUES: Final[dict[int, set[str]]] = {}
-_CLEAN_VALUE_SETS: Final = _CleanSets()  # the sets of _CLEAN_VALUES
+_CLEAN_VALUE_SETS: Final = _CleanSets()  # the element rules' values found clean (ElementRule.clean)
 # (rule id, component separator, value, segment id)
 _CLEAN_COMPOSITES: Final[set[tuple[int, str, str, str]]] = set()
 _AMOUNTS: Final[dict[str, Decimal]] = {}  # amount text -> its value (_number)
+_ZERO: Final = Decimal(0)
 _POINTERS: Final = frozenset(str(number) for number in range(1, 13))  # SV107's codes in the guide
 # (SV107, component separator, diagnoses on the claim)
 _GOOD_POINTERS: Final[set[tuple[str, str, int]]] = set()
@@ -955,7 +967,7 @@ def _diagnoses_in(segment: Segment, component: str) -> _Diagnoses:
                 problems.append((index, code, message))
         found = (count, tuple(problems))
         if segment.text:
-            _keep(_DIAGNOSES, key, found)
+            remembered(_DIAGNOSES, key, found, _CLEAN_LIMIT)
     return found
 
 
@@ -966,9 +978,12 @@ _SPECIAL: Final = {"SV1": "_check_sv101", "HI": "_check_hi", "PWK": "_check_pwk"
 # components whose presence and codes a special check reports (with its own message)
 _SPECIAL_COMPONENTS: Final = {"SV1": {1: (1, 2)}, "HI": {index: (1, 2) for index in range(1, 13)}}
 # the element whose code placing the segment checks: a loop's trigger element, a slot's qualifier
-_PLACED_QUALIFIER: Final = {
-    **{(name, loop.trigger): loop.trigger_element for name, loop in LOOPS.items() if loop.trigger_codes},
-    **{(name, slot.segment): 1 for name, loop in LOOPS.items() for slot in loop.slots[1:] if slot.codes}}
+# (loop -> segment id -> element; nested: a (loop, segment id) tuple was made and hashed per segment)
+_PLACED_QUALIFIER: Final[dict[str, dict[str, int]]] = {
+    name: {**({loop.trigger: loop.trigger_element} if loop.trigger_codes else {}),
+           **{slot.segment: 1 for slot in loop.slots[1:] if slot.codes}}
+    for name, loop in LOOPS.items()}
+_NO_QUALIFIERS: Final[dict[str, int]] = {}
 _SLOTS_BY_ID: Final[dict[str, dict[str, tuple[int, ...]]]] = {
     name: {segment: tuple(i for i, slot in enumerate(loop.slots) if slot.segment == segment)
            for segment in {slot.segment for slot in loop.slots}} for name, loop in LOOPS.items()}
@@ -991,13 +1006,6 @@ def _remember(clean: set[_Key], key: _Key) -> None:
     if len(clean) >= _CLEAN_LIMIT:
         clean.clear()
     clean.add(key)
-
-
-def _keep(cache: dict[_Key, _Value], key: _Key, value: _Value) -> None:
-    """The same for the caches that remember what a text holds (amounts, an HI's diagnoses)."""
-    if len(cache) >= _CLEAN_LIMIT:
-        cache.clear()
-    cache[key] = value
 
 
 def _named(segment: Segment, index: int, component: int) -> str:

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import codecs
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from scrubber.model import ascii_digits  # X12 numbers are ASCII digits, as HL7's are
+from scrubber.model import ascii_digits, remembered  # X12 numbers are ASCII digits, as HL7's are
 from x12.errors import Level, X12Error, X12SyntaxError
 
 __all__ = ["Delimiters", "Segment", "Interchange", "decode", "tokenize", "scan", "serialize", "ccyymmdd",
@@ -77,15 +76,22 @@ def in_charset(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
-@functools.lru_cache(maxsize=4096)  # a batch repeats a few hundred dates (service, birth, sent)
 def ccyymmdd(text: str) -> date | None:
-    """An X12 date (CCYYMMDD), or None when the text is not one."""
+    """An X12 date (CCYYMMDD), or None when the text is not one. Dates are remembered: a batch
+    repeats a few hundred (service, birth, sent)."""
+    found = _DATES.get(text)
+    if found is not None:
+        return found
     if len(text) != 8 or not ascii_digits(text):
         return None
     try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        day = date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         return None
+    return remembered(_DATES, text, day, 4096)
+
+
+_DATES: Final[dict[str, date]] = {}
 
 
 def valid_time(text: str) -> bool:
