@@ -138,14 +138,15 @@ class Checker:
         claim or with the documentation record it matches (same_patient decides)."""
         if not patient.identified:
             return []
-        mrns, members = {patient.mrn}, {patient.member_id}
         record = self._record_for(patient)
-        if record is not None:
-            mrns.add(record.id)
-            members.add(record.member_id)
-        numbers = [n for mrn in mrns if mrn for n in self._by_mrn.get(mrn, ())]
-        numbers += [n for member in members if member for n in self._by_member.get(member, ())]
-        return self._live(numbers)
+        numbers: list[int] = []  # a claim found twice is one candidate (_live)
+        for mrn in (patient.mrn, record.id if record is not None else None):
+            if mrn:
+                numbers.extend(self._by_mrn.get(mrn, ()))
+        for member in (patient.member_id, record.member_id if record is not None else None):
+            if member:
+                numbers.extend(self._by_member.get(member, ()))
+        return self._live(numbers) if numbers else []
 
     def _credited(self, claim: Claim, mine: list[_Accepted]) -> list[tuple[_Accepted, BilledLine]]:
         """For each credit (FT1-6 CD), the most recent accepted charge it reverses."""

@@ -21,6 +21,7 @@ _MEMO_LIMIT: Final = 16384
 _ISO_DAYS: Final[dict[date, str]] = {}
 _MONTHS: Final[dict[date, Window]] = {}
 _DEVICE_PERIODS: Final[dict[tuple, Window]] = {}
+_WINDOW_TEXTS: Final[dict[tuple[date, date], str]] = {}
 
 
 def iso_day(day: date) -> str:
@@ -49,11 +50,18 @@ class Window:
         return self.start <= other.end and other.start <= self.end
 
     def __str__(self) -> str:
+        # remembered: findings name the same few hundred periods claim after claim
+        key = (self.start, self.end)
+        found = _WINDOW_TEXTS.get(key)
+        if found is not None:
+            return found
         if self.start == date.min and self.end == date.max:
-            return "the whole documented history"
-        if self.end == date.max:
-            return f"from {iso_day(self.start)}"
-        return f"{iso_day(self.start)} to {iso_day(self.end)}"
+            text = "the whole documented history"
+        elif self.end == date.max:
+            text = f"from {iso_day(self.start)}"
+        else:
+            text = f"{iso_day(self.start)} to {iso_day(self.end)}"
+        return remembered(_WINDOW_TEXTS, key, text, _MEMO_LIMIT)
 
 
 def month_of(day: date) -> tuple[int, int]:
