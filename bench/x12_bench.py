@@ -18,7 +18,8 @@ size); times exclude interpreter start-up and imports. Rows:
   naive     decode, split on the segment terminator and element separator, count CLM segments
 Per-claim latency percentiles are for the scrub step of `check` (one claim after another).
 With `--repeat N` every row but pyx12 is measured in N fresh processes and the fastest is shown
-(timeit's advice: slower runs are the machine's other work, not the code), pyx12 in
+(timeit's advice: slower runs are the machine's other work, not the code), in N rounds of one run
+of each row (so a slow spell of the machine falls on all rows, not on one row's runs), pyx12 in
 `--pyx12-repeat` (default 1; it takes about 25 s at 10,000 claims).
 This prints figures; it never passes or fails.
 """
@@ -102,16 +103,28 @@ def measure(kind: str, path: str) -> dict:
             "p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
 
 
-def _run(kind: str, path: str, python: str | None = None, repeat: int = 1) -> dict:
-    """The fastest of `repeat` fresh processes (its own peak memory and latencies)."""
+def _once(kind: str, path: str, python: str | None = None) -> dict:
+    """One fresh process measuring `kind` (its own peak memory and latencies)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "SCRUBBER_BENCH_INSTALLED": "1" if python else "0"}
-    runs = []
+    out = subprocess.run([python or sys.executable, __file__, "--measure", kind, path],
+                         capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir())
+    return json.loads(out.stdout)
+
+
+def _rounds(rows: dict[str, tuple[str, str | None]], path: str, repeat: int) -> dict[str, dict]:
+    """For each row (name -> kind, interpreter), the fastest of `repeat` runs, with the slowest
+    run's time. The runs go in rounds, every row once per round, so a spell in which the machine
+    is slower (a shared machine has them, lasting seconds) slows every row alike: run a row's
+    repeats back to back and such a spell could fall on one row's runs only, and its ratio to the
+    others would measure the machine."""
+    runs: dict[str, list[dict]] = {name: [] for name in rows}
     for _ in range(repeat):
-        out = subprocess.run([python or sys.executable, __file__, "--measure", kind, path],
-                             capture_output=True, text=True, check=True, env=env, cwd=tempfile.gettempdir())
-        runs.append(json.loads(out.stdout))
-    best = min(runs, key=lambda row: row["seconds"])
-    best["slowest"] = max(row["seconds"] for row in runs)
+        for name, (kind, python) in rows.items():
+            runs[name].append(_once(kind, path, python))
+    best = {}
+    for name, found in runs.items():
+        best[name] = min(found, key=lambda row: row["seconds"])
+        best[name]["slowest"] = max(row["seconds"] for row in found)
     return best
 
 
@@ -144,13 +157,13 @@ def main() -> None:
             with path.open("w") as out:
                 for chunk in generate(size):
                     out.write(chunk)
-            rows = {kind: _run(kind, str(path), repeat=args.repeat)
-                    for kind in ("naive", "validate", "check")}
+            jobs: dict[str, tuple[str, str | None]] = {kind: (kind, None)
+                                                       for kind in ("naive", "validate", "check")}
             if args.compiled:
-                for kind in ("validate", "check"):
-                    rows[f"{kind}*"] = _run(kind, str(path), args.compiled, args.repeat)
+                jobs.update({f"{kind}*": (kind, args.compiled) for kind in ("validate", "check")})
+            rows = _rounds(jobs, str(path), args.repeat)
             if size <= args.pyx12_max:
-                rows["pyx12"] = _run("pyx12", str(path), repeat=args.pyx12_repeat)
+                rows["pyx12"] = _rounds({"pyx12": ("pyx12", None)}, str(path), args.pyx12_repeat)["pyx12"]
             for kind, row in rows.items():
                 notes = ["compiled"] if kind.endswith("*") else []
                 if row["slowest"] > row["seconds"] * 1.005:
