@@ -249,14 +249,15 @@ class _Checker:
         return None
 
     def _child_for(self, frame: _Frame, segment: Segment, strict: bool = False) -> Loop | None:
-        candidates = []
-        for name, required, child in _CHILDREN_BY_TRIGGER[frame.loop.id].get(segment.id, ()):
+        candidate: Loop | None = None  # the one required child not yet seen, if only one
+        candidates = 0
+        for name, required, child in _CHILDREN_BY_TRIGGER[frame.loop.id].get(segment.id, _NO_CHILDREN):
             value = segment.get(child.trigger_element) if child.trigger_element else ""
             if not child.trigger_codes or value in child.trigger_codes:
                 return child
             if not strict and required and frame.children.get(name, 0) == 0:
-                candidates.append(child)
-        return candidates[0] if len(candidates) == 1 and segment.id != "HL" else None
+                candidate, candidates = child, candidates + 1
+        return candidate if candidates == 1 and segment.id != "HL" else None
 
     def _enter(self, parent: _Frame, child: Loop, segment: Segment, position: int) -> None:
         if not parent.in_children:
@@ -990,6 +991,7 @@ _SLOTS_BY_ID: Final[dict[str, dict[str, tuple[int, ...]]]] = {
 _CHILD_ORDER: Final = {name: {child: order for order, (child, _, _) in enumerate(loop.children)}
                        for name, loop in LOOPS.items()}
 _CHILDREN_BY_TRIGGER: Final[dict[str, dict[str, list[tuple[str, bool, Loop]]]]] = {}
+_NO_CHILDREN: Final[list[tuple[str, bool, Loop]]] = []  # a list: the compiled loop takes lists only
 for _name, _loop in LOOPS.items():
     for _child, _required, _ in _loop.children:
         _CHILDREN_BY_TRIGGER.setdefault(_name, {}).setdefault(LOOPS[_child].trigger, []).append(
