@@ -97,4 +97,6 @@ def test_the_engine_skips_rules_that_cannot_apply():
     present = frozenset({"99213"})
     plan = engine._plan(engine._selected(claim, engine.Scope.ALL), present, False, False)
     assert {rule_id for rule_id, _ in plan} == {"invalid-service-line", "patient-unidentified"}
+    # remembered for the next claim billing the same codes
+    assert engine._plan(engine._selected(claim, engine.Scope.ALL), frozenset({"99213"}), False, False) is plan
     assert engine.scrub(claim, month, shipped.profile("medicare"), shipped).findings == ()
