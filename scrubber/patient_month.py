@@ -129,7 +129,7 @@ class PatientMonth:
 
     def earlier(self, claim: Claim, line: BilledLine) -> tuple[BilledLine, ...]:
         """History plus the lines of this claim before `line`."""
-        lines = self.lines_for(claim)
+        lines = self.lines_for(claim)  # first: a claim other than the last one empties the memo
         known = self._earlier.get(line.number)
         if known is not None and known[0] is line:
             return known[1]
