@@ -28,6 +28,7 @@ import http.client
 import multiprocessing
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -42,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.figures import percentiles_ms  # noqa: E402
+from bench.figures import percentiles_ms, postgres_cpu_seconds, tree_cpu_seconds  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 OPEN_SLOTS = 8  # connections per client process in the open loop (requests in flight at most)
@@ -132,19 +133,40 @@ def _client(args) -> tuple[list[tuple[float, int]], float, float]:
 
 
 def load(host: str, port: int, path: str, token: str | None, clients: int, seconds: float,
-         rate: float | None = None, bare: bool = False) -> dict:
+         rate: float | None = None, bare: bool = False, server: int | None = None,
+         postgres: bool = False) -> dict:
+    """Throughput and latency percentiles of one run; with `server` (the gunicorn master's pid),
+    also the CPU the run cost per request in the server's processes, in the client processes and
+    (with `postgres`) in PostgreSQL's: on a machine they share, what one side uses the others
+    cannot."""
     per_client = rate / clients if rate else None
+    cpu = _cpu_now(server, postgres) if server else None
     with multiprocessing.Pool(clients) as pool:
         began = time.perf_counter()
         parts = pool.map(_client, [(host, port, path, token, seconds, per_client, i + 1000 * int(began), bare)
                                    for i in range(clients)])
+    # (leaving the block ends and waits for the client processes: their CPU is then the children's)
+    cpu_used = None
+    if cpu:
+        cpu_used = [after - before for before, after in zip(cpu, _cpu_now(server, postgres), strict=True)]
     # the clients' clocks (CLOCK_MONOTONIC, one for the machine) from the first start to the last stop
     elapsed = max(stop for _, _, stop in parts) - min(start for _, start, _ in parts)
     results = [r for part, _, _ in parts for r in part]
     errors = sum(1 for _, status in results if status >= 400)
     p50, p95, p99 = percentiles_ms([latency for latency, _ in results])
-    return {"requests": len(results), "per_second": len(results) / elapsed, "errors": errors,
-            "p50": p50, "p95": p95, "p99": p99}
+    figures = {"requests": len(results), "per_second": len(results) / elapsed, "errors": errors,
+               "p50": p50, "p95": p95, "p99": p99}
+    if cpu_used and results:
+        figures["cpu_ms"] = [seconds_used * 1000 / len(results) for seconds_used in cpu_used]
+    return figures
+
+
+def _cpu_now(server: int, postgres: bool) -> tuple[float, float, float]:
+    """CPU seconds so far of the server's process tree, of this process's ended children (the
+    client processes) and of PostgreSQL (0 without `postgres`)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (tree_cpu_seconds(server), children.ru_utime + children.ru_stime,
+            postgres_cpu_seconds() if postgres else 0.0)
 
 
 def _wait_for(process: subprocess.Popen, pattern: str, stream) -> re.Match:
@@ -231,8 +253,13 @@ def each_database(folder: str, postgres: str) -> Iterator[tuple[str, str]]:
 
 
 def row(name: str, figures: dict) -> str:
-    return (f"{name:<34} {figures['requests']:>8} {figures['per_second']:>9.0f} {figures['p50']:>8.1f} "
+    line = (f"{name:<34} {figures['requests']:>8} {figures['per_second']:>9.0f} {figures['p50']:>8.1f} "
             f"{figures['p95']:>8.1f} {figures['p99']:>8.1f} {figures['errors']:>7}")
+    if "cpu_ms" in figures:
+        server, clients, postgres = figures["cpu_ms"]
+        line += (f"  CPU ms a request: server {server:.2f}, clients {clients:.2f}"
+                 + (f", PostgreSQL {postgres:.2f}" if postgres else ""))
+    return line
 
 
 def main() -> None:
@@ -257,7 +284,8 @@ def main() -> None:
         def measure_floor(label: str) -> dict:
             bare, bare_port = start_bare(Path(folder), args.workers)
             try:
-                figures = load("127.0.0.1", bare_port, "/ok", None, args.clients, args.seconds, bare=True)
+                figures = load("127.0.0.1", bare_port, "/ok", None, args.clients, args.seconds, bare=True,
+                               server=bare.pid)
             finally:
                 stop(bare)
             print(row(f"bare Flask (floor), {label}", figures), flush=True)
@@ -287,7 +315,8 @@ def main() -> None:
             rounds = []
             try:
                 for _ in range(args.repeat):
-                    peak = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds)
+                    peak = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,
+                                server=service.pid, postgres=name.startswith("PostgreSQL"))
                     offered = 0.8 * peak["per_second"]
                     steady = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,
                                   rate=offered) | {"offered": offered}

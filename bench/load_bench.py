@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.clearinghouse import Clearinghouse  # noqa: E402
-from bench.figures import percentiles_ms  # noqa: E402
+from bench.figures import child_pids, percentiles_ms  # noqa: E402
 from bench.http_bench import DEFAULT_POSTGRES, scratch_database, start_service, stop  # noqa: E402
 
 CODES = ("99454", "99457", "99458")  # a lone 99458 is blocked and held
@@ -77,18 +77,6 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
-
-
 def _outbox(store) -> tuple[dict[str, int], float]:
     from sqlalchemy import func, select
 
@@ -121,7 +109,7 @@ def run(database_url: str, seconds: float, clients: int, gateways: int = 2, forw
     def sample(began: float) -> None:
         while not done.wait(sample_every):
             counts, age = _outbox(store)
-            gateway = {pid: _rss_mb(pid) for pid in _children(service.pid)}
+            gateway = {pid: _rss_mb(pid) for pid in child_pids(service.pid)}
             samples.append({"t": time.perf_counter() - began, "delivered": counts.get("delivered", 0),
                             "pending": counts.get("pending", 0), "oldest": age,
                             "gateway": sum(gateway.values()), "gateway_pids": sorted(gateway),

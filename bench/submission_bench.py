@@ -28,23 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import postgres_cpu_seconds  # noqa: E402
 from bench.http_bench import DEFAULT_POSTGRES, claim_body, each_database  # noqa: E402
 
 WARM_UP = 50
-
-
-def server_cpu_seconds() -> float:
-    """CPU time of every process named `postgres` on this machine."""
-    ticks = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
-                continue
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _statement_kind(statement: str) -> str:
@@ -87,13 +74,13 @@ def measure(url: str, submissions: int) -> None:
                 raise SystemExit(f"{answer.status_code} {answer.get_data(as_text=True)[:200]}")
         event.listen(engine, "before_cursor_execute", count)
         gc.collect()
-        server = server_cpu_seconds() if postgres else 0.0
+        server = postgres_cpu_seconds() if postgres else 0.0
         wall, cpu = time.perf_counter(), time.process_time()
         for body in bodies[WARM_UP:]:
             if client.post("/v1/x12/837", data=body, headers=headers).status_code != 200:
                 raise SystemExit("a submission was refused")
         wall, cpu, server = (time.perf_counter() - wall, time.process_time() - cpu,
-                             server_cpu_seconds() - server if postgres else None)
+                             postgres_cpu_seconds() - server if postgres else None)
     finally:
         app.extensions["scrubber.store"].dispose()
     per = 1000 / submissions
