@@ -18,8 +18,10 @@ time, so queueing counts) gives the latency a sender sees under load. A round wh
 got less than 98 % of the rate offered through is marked "queued" (the machine could not do then
 what it did a minute before), and the summary also gives p99 over the rounds that kept up. Every
 submission is a different claim for one of 500 patients, so nothing is answered from the re-send
-shortcut. The clients run on the same machine as the server; the figures are for this machine
-only. This prints figures; it never passes or fails.
+shortcut. The clients run on the same machine as the server: each peak row also gives the CPU a
+request cost in the server's processes, in the client processes and in PostgreSQL's (from /proc),
+which on a shared machine is what sets the peak. The figures are for this machine only. This prints
+figures; it never passes or fails.
 """
 from __future__ import annotations
 
