@@ -36,8 +36,10 @@ WARM_UP = 50
 
 def _statement_kind(statement: str) -> str:
     words = statement.split()
-    if words[0] == "WITH":  # a data-modifying CTE: named by the table its first insert writes
-        return f"WITH ... INSERT INTO {words[words.index('INTO') + 1]}"
+    if words[0] == "WITH" and "INTO" in words:  # a data-modifying CTE: named by the table its first
+        return f"WITH ... INSERT INTO {words[words.index('INTO') + 1]}"  # insert writes
+    if words[0] == "WITH":  # a query on a CTE: named by the CTE
+        return f"WITH {words[1]} ... SELECT"
     if words[0] == "INSERT":
         return f"INSERT INTO {words[2]}"
     if words[0] in ("SELECT", "UPDATE", "DELETE"):
