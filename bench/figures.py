@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
-__all__ = ["child_pids", "percentiles_ms", "postgres_cpu_seconds", "tree_cpu_seconds"]
+__all__ = ["AutoAnalyze", "child_pids", "percentiles_ms", "postgres_cpu_seconds", "tree_cpu_seconds"]
 
 
 def percentiles_ms(latencies: list[float]) -> tuple[float, float, float]:
@@ -53,3 +54,51 @@ def tree_cpu_seconds(root: int) -> float:
 def child_pids(parent: int) -> list[int]:
     """The running children of a process (a gunicorn master's workers)."""
     return [pid for pid, (_, ppid, _) in _processes().items() if ppid == parent]
+
+
+class AutoAnalyze:
+    """On a PostgreSQL server with autovacuum off, what autovacuum would do for the statistics of
+    one database while a bench runs: every `every` seconds, ANALYZE each table whose rows changed
+    by more than 50 + 10 % of its rows since its last ANALYZE (autovacuum's default threshold and
+    scale factor). Without it, the planner keeps the plans it made while the ledger was empty,
+    and a bench measures the server's growing cost of reading whole indexes (the service warns of
+    such a server on start: Store.statistics_warning). A context manager; nothing runs unless
+    `active`."""
+
+    THRESHOLD, SCALE = 50, 0.1
+
+    def __init__(self, url: str, active: bool, every: float = 1.0):
+        self.url, self.active, self.every = url, active, every
+        self.analyzed = 0  # ANALYZE statements run
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> AutoAnalyze:
+        if self.active:
+            from sqlalchemy import create_engine
+
+            self._engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+            self._thread = threading.Thread(target=self._run, name="auto-analyze", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._engine.dispose()
+
+    def _due(self, connection) -> list[str]:
+        from sqlalchemy import text
+
+        return list(connection.execute(text(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables "
+            "WHERE n_mod_since_analyze > :threshold + :scale * n_live_tup"),
+            {"threshold": self.THRESHOLD, "scale": self.SCALE}).scalars())
+
+    def _run(self) -> None:
+        with self._engine.connect() as connection:
+            while not self._stop.wait(self.every):
+                for table in self._due(connection):
+                    connection.exec_driver_sql(f"ANALYZE {table}")
+                    self.analyzed += 1
