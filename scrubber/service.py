@@ -22,7 +22,6 @@ from werkzeug.security import generate_password_hash
 from scrubber.catalogue import catalogue
 from scrubber.docjson import load_documentation
 from scrubber.store import Credential, Store, Submission, upgrade, utcnow
-from scrubber.web.auth import create_token
 from scrubber.workflow import Workflow
 
 __all__ = ["DemoLogins", "prepare_demo", "serve", "DEMO_TENANT", "DEMO_REVIEWER"]
@@ -64,6 +63,8 @@ def prepare_demo(store: Store) -> DemoLogins:
                 Credential.tenant_id == tenant.id, Credential.kind == "token",
                 Credential.name.like("demo-submitter%"), Credential.revoked_at.is_(None))):
             old.revoked_at = utcnow()
+        from scrubber.web.auth import create_token  # (not at the top: see serve)
+
         token = create_token(store, session, tenant, f"demo-submitter-{secrets.token_hex(3)}", "submitter")
     if first_time:
         shipped = catalogue()
@@ -140,10 +141,13 @@ def _worker_exit(server, worker) -> None:
 
 
 def serve(host: str, port: int, workers: int, demo: bool, forward: bool) -> None:
+    # first: prometheus_client picks its multiprocess mode once, when it is first imported (by
+    # scrubber.web), and the workers inherit the choice; imported before this, each worker kept
+    # its latency histogram to itself and /metrics showed none
+    _metrics_folder()
     from scrubber.store import instance_path
     from scrubber.web import secret_key
 
-    _metrics_folder()
     secret_key(instance_path())  # made once, before the workers start
     store = Store()
     upgrade(store)

@@ -61,6 +61,18 @@ def post(url: str, token: str, body: str, timeout: float = 60) -> dict:
         return json.loads(response.read())
 
 
+def series(metrics_text: str) -> dict[str, float]:
+    """The samples of a Prometheus text page by series (name and labels); a series given twice
+    fails the caller's test (a scraper refuses such a page)."""
+    found: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            assert name not in found, f"{name} is given twice"
+            found[name] = float(value)
+    return found
+
+
 def outbox_counts(store: Store) -> dict[str, int]:
     with store.transaction() as session:
         return store.outbox_counts(session)

@@ -6,6 +6,7 @@ it is a repeat: exactly once per key), and no held claim ever arrives."""
 import re
 import signal
 import time
+import urllib.request
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from bench.clearinghouse import Clearinghouse
 from scrubber.store import ClaimRow, OutboxRow, Store
 from tests.builders import ClaimSpec, Line, x12_837
-from tests.e2e import instance_env, post, serving, start, stop
+from tests.e2e import instance_env, post, series, serving, start, stop
 
 
 @pytest.fixture
@@ -33,6 +34,13 @@ def test_clean_claims_arrive_downstream_once_each_across_a_worker_crash(service)
     verdicts = {c["id"]: (c["verdict"], c["status"]) for c in answer["claims"]}
     assert verdicts["E2"] == ("block", "held") and verdicts["E1"][1] == "forwarded"
     assert "AK9*" in answer["ack999"] and "STC*A2:20" in answer["ack277"]
+    # the workers' latency histograms add up in /metrics (prometheus_client's multiprocess mode)
+    with urllib.request.urlopen(lines["URL"] + "/metrics", timeout=30) as response:
+        scraped = series(response.read().decode())
+    submitted = [value for name, value in scraped.items() if name.startswith(
+        'scrubber_request_seconds_count{endpoint="gateway.submit_837",method="POST",status="200"')]
+    assert submitted == [1.0], sorted(scraped)[:20]
+    assert scraped['scrubber_outbox{state="held"}'] >= 1
 
     store = Store(f"sqlite:///{env['SCRUBBER_INSTANCE_PATH']}/scrubber.sqlite3")
     with store.transaction() as session:

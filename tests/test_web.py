@@ -8,6 +8,7 @@ from scrubber.store import ClaimRow, Store, Submission
 from scrubber.web import create_app
 from scrubber.web.auth import create_token
 from tests.builders import ClaimSpec, Line, dft_p03, x12_837
+from tests.e2e import series
 
 BATCH = x12_837([ClaimSpec("C1", [Line("99457", "20260331")]),
                  ClaimSpec("C2", [Line("99458", "20260331"), Line("99470", "20260331")], mrn="MRN-2")])
@@ -148,6 +149,8 @@ def test_metrics_report_latency_and_the_ledger(store, client):
     submitter = token(store, "acme", "submitter")
     client.post("/v1/x12/837", data=BATCH, headers=auth(submitter))
     text = client.get("/metrics").get_data(as_text=True)
+    scraped = series(text)  # each series once
+    assert scraped['scrubber_outbox{state="dead"}'] == 0 and scraped['scrubber_outbox{state="pending"}'] == 1
     assert 'scrubber_submissions_total{kind="x12"} 1.0' in text
     assert 'scrubber_claims_total{status="held",verdict="block"} 1.0' in text
     assert 'scrubber_findings_total{rule="mutually-exclusive",severity="block"}' in text

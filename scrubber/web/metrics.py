@@ -48,9 +48,9 @@ class _Ledger:
                     .order_by(ClaimFinding.rule, ClaimFinding.severity)):
                 by_rule.add_metric([rule, severity], n)
             outbox = GaugeMetricFamily("scrubber_outbox", "outbox rows by state", labels=["state"])
-            for state in ("held", "pending", "delivered", "dead"):
-                outbox.add_metric([state], 0)
-            for state, n in self.store.outbox_counts(session).items():
+            counts = dict.fromkeys(("held", "pending", "delivered", "dead"), 0)
+            counts.update(self.store.outbox_counts(session))
+            for state, n in counts.items():  # one series a state, 0 for a state with no rows
                 outbox.add_metric([state], n)
             failures = session.scalar(select(func.coalesce(func.sum(OutboxRow.attempts), 0))
                                       .where(OutboxRow.last_error.is_not(None)))
