@@ -20,8 +20,10 @@ what it did a minute before), and the summary also gives p99 over the rounds tha
 submission is a different claim for one of 500 patients, so nothing is answered from the re-send
 shortcut. The clients run on the same machine as the server: each peak row also gives the CPU a
 request cost in the server's processes, in the client processes and in PostgreSQL's (from /proc),
-which on a shared machine is what sets the peak. The figures are for this machine only. This prints
-figures; it never passes or fails.
+which on a shared machine is what sets the peak. Each open-loop row also gives, from the service's
+own latency histogram (/metrics), the share of its requests that spent over 50 ms inside Flask: the
+rest of a latency is queueing for a gunicorn thread, the network and the clients' own scheduling.
+The figures are for this machine only. This prints figures; it never passes or fails.
 """
 from __future__ import annotations
 
@@ -171,6 +173,30 @@ def _cpu_now(server: int, postgres: bool) -> tuple[float, float, float]:
             postgres_cpu_seconds() if postgres else 0.0)
 
 
+HANDLER_LIMIT = "0.05"  # a bucket bound of the service's latency histogram (scrubber/web/metrics.py)
+
+
+def handled(port: int, endpoint: str = "gateway.submit_837") -> tuple[float, float]:
+    """From the service's /metrics: how many requests to `endpoint` were answered 200 so far, and how
+    many of them spent over 50 ms between Flask's first and last look at them (in the handler,
+    queueing for a gunicorn thread and the network left out)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    labels = f'endpoint="{endpoint}",method="POST",status="200"'
+    buckets = {match.group(1): float(match.group(2)) for match in re.finditer(
+        r'scrubber_request_seconds_bucket\{' + re.escape(labels) + r',le="([^"]+)"\} (\S+)', text)}
+    if not buckets:  # a label order other than prometheus_client's sorted one
+        buckets = {match.group(1): float(match.group(2)) for match in re.finditer(
+            r'scrubber_request_seconds_bucket\{[^}]*' + re.escape(f'endpoint="{endpoint}"')
+            + r'[^}]*le="([^"]+)"[^}]*\} (\S+)', text)}
+    total = buckets.get("+Inf", 0.0)
+    return total, total - buckets.get(HANDLER_LIMIT, 0.0)
+
+
 def _wait_for(process: subprocess.Popen, pattern: str, stream) -> re.Match:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -261,6 +287,8 @@ def row(name: str, figures: dict) -> str:
         server, clients, postgres = figures["cpu_ms"]
         line += (f"  CPU ms a request: server {server:.2f}, clients {clients:.2f}"
                  + (f", PostgreSQL {postgres:.2f}" if postgres else ""))
+    if figures.get("handler_over_50ms") is not None:
+        line += f"  over 50 ms in the handler: {figures['handler_over_50ms']:.2f} %"
     return line
 
 
@@ -325,8 +353,12 @@ def main() -> None:
                         peak = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,
                                     server=service.pid, postgres=name.startswith("PostgreSQL"))
                         offered = 0.8 * peak["per_second"]
+                        before = handled(port)
                         steady = load("127.0.0.1", port, "/v1/x12/837", token, args.clients, args.seconds,
                                       rate=offered) | {"offered": offered}
+                        answered, slow = (after - earlier for earlier, after in zip(before, handled(port),
+                                                                                     strict=True))
+                        steady["handler_over_50ms"] = 100 * slow / answered if answered else None
                         rounds.append((peak, steady))
                         print(row(f"{name} 837, peak", peak))
                         queued = "" if _kept_up(steady) else f"  (offered {offered:.0f}/s: queued)"
@@ -368,6 +400,9 @@ def summary(rounds: list[tuple[dict, dict]], floor: dict) -> str:
     if len(kept) < len(rounds):
         line += (f"; in the {len(kept)} of {len(rounds)} rounds that kept up with the rate offered, "
                  + (figure(kept, " ms") if kept else "none"))
+    inside = [share for _, steady in rounds if (share := steady.get("handler_over_50ms")) is not None]
+    if inside:
+        line += f"; at most {max(inside):.2f} % of a round's requests spent over 50 ms in the handler"
     return line
 
 

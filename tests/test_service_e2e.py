@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bench.clearinghouse import Clearinghouse
+from bench.http_bench import handled
 from scrubber.store import ClaimRow, OutboxRow, Store
 from tests.builders import ClaimSpec, Line, x12_837
 from tests.e2e import instance_env, post, series, serving, start, stop
@@ -40,6 +41,7 @@ def test_clean_claims_arrive_downstream_once_each_across_a_worker_crash(service)
     submitted = [value for name, value in scraped.items() if name.startswith(
         'scrubber_request_seconds_count{endpoint="gateway.submit_837",method="POST",status="200"')]
     assert submitted == [1.0], sorted(scraped)[:20]
+    assert handled(int(lines["URL"].rsplit(":", 1)[1]))[0] == 1  # what the HTTP bench reads of it
     assert scraped['scrubber_outbox{state="held"}'] >= 1
 
     store = Store(f"sqlite:///{env['SCRUBBER_INSTANCE_PATH']}/scrubber.sqlite3")
