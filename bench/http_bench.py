@@ -186,13 +186,12 @@ def handled(port: int, endpoint: str = "gateway.submit_837") -> tuple[float, flo
         text = connection.getresponse().read().decode()
     finally:
         connection.close()
-    labels = f'endpoint="{endpoint}",method="POST",status="200"'
-    buckets = {match.group(1): float(match.group(2)) for match in re.finditer(
-        r'scrubber_request_seconds_bucket\{' + re.escape(labels) + r',le="([^"]+)"\} (\S+)', text)}
-    if not buckets:  # a label order other than prometheus_client's sorted one
-        buckets = {match.group(1): float(match.group(2)) for match in re.finditer(
-            r'scrubber_request_seconds_bucket\{[^}]*' + re.escape(f'endpoint="{endpoint}"')
-            + r'[^}]*le="([^"]+)"[^}]*\} (\S+)', text)}
+    wanted = {"endpoint": endpoint, "method": "POST", "status": "200"}
+    buckets = {}
+    for match in re.finditer(r"^scrubber_request_seconds_bucket\{([^}]*)\} (\S+)$", text, re.MULTILINE):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))  # (sorted by name: le among them)
+        if wanted.items() <= labels.items():
+            buckets[labels["le"]] = float(match.group(2))
     total = buckets.get("+Inf", 0.0)
     return total, total - buckets.get(HANDLER_LIMIT, 0.0)
 
