@@ -5,8 +5,8 @@ so a busy sender does not pay the slow hash on every request; a revocation takes
 that minute. When the minute is up, the token's row is read again, and a token still valid whose
 row holds the hash it was checked against is renewed without the slow hash: the secret was
 checked against that very hash already, so checking it again would only repeat the answer. (It
-cost 66 ms of CPU here, paid at once by every thread that held the expired token; a sender's
-requests stalled for about half a second each minute.)"""
+cost 66 ms of CPU here, paid at once by every thread that held the expired token: a few hundred
+ms of stalled requests once a minute.)"""
 from __future__ import annotations
 
 import hashlib
