@@ -66,6 +66,7 @@ class AutoAnalyze:
     Store.statistics_warning). A context manager; nothing runs unless `active`."""
 
     THRESHOLD, SCALE = 50, 0.1
+    NOTE = "the bench runs ANALYZE as autovacuum would (bench/figures.py, AutoAnalyze)"  # what a bench says
 
     def __init__(self, url: str, active: bool, every: float = 1.0):
         self.url, self.active, self.every = url, active, every

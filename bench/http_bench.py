@@ -186,12 +186,12 @@ def handled(port: int, endpoint: str = "gateway.submit_837") -> tuple[float, flo
         text = connection.getresponse().read().decode()
     finally:
         connection.close()
+    from prometheus_client.parser import text_string_to_metric_families
+
     wanted = {"endpoint": endpoint, "method": "POST", "status": "200"}
-    buckets = {}
-    for match in re.finditer(r"^scrubber_request_seconds_bucket\{([^}]*)\} (\S+)$", text, re.MULTILINE):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))  # (sorted by name: le among them)
-        if wanted.items() <= labels.items():
-            buckets[labels["le"]] = float(match.group(2))
+    buckets = {sample.labels["le"]: sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == "scrubber_request_seconds_bucket"
+               and wanted.items() <= sample.labels.items()}
     total = buckets.get("+Inf", 0.0)
     return total, total - buckets.get(HANDLER_LIMIT, 0.0)
 
@@ -338,8 +338,7 @@ def main() -> None:
                 targets.append((f"PostgreSQL{label}", {"SCRUBBER_DATABASE_URL": url}, drop, python))
         for name, extra, cleanup, python in targets:
             if warning and name.startswith("PostgreSQL"):  # figures for a server unlike production
-                print(f"note: {warning}; the bench runs ANALYZE as autovacuum would (bench/figures.py, "
-                      f"AutoAnalyze)")
+                print(f"note: {warning}; {AutoAnalyze.NOTE}")
                 warning = None
             env = {k: v for k, v in os.environ.items() if k != "SCRUBBER_DATABASE_URL"} | extra
             service, port, token = start_service(env, args.workers, python, Path(folder))

@@ -61,8 +61,7 @@ def measure(url: str, submissions: int) -> None:
     warning = store.statistics_warning()
     store.dispose()
     if warning:  # figures for a server unlike production, made closer to it
-        print(f"  note: {warning}; the bench runs ANALYZE as autovacuum would "
-              "(bench/figures.py, AutoAnalyze)")
+        print(f"  note: {warning}; {AutoAnalyze.NOTE}")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATE_LIMITS": {"token": "1000000/minute"}})
     client = app.test_client()
     headers = {"Content-Type": "application/edi-x12", "Authorization": f"Bearer {token}"}
