@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
 
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Json
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -33,6 +35,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    any_,
     bindparam,
     case,
     cast,
@@ -50,6 +53,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -342,6 +346,48 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class _Direct:
+    """PostgreSQL: a statement of the single-claim submission path sent straight to the session's
+    psycopg connection, in the session's transaction. SQLAlchemy writes its SQL, compiled once for
+    the engine's dialect; what is skipped is SQLAlchemy's work at every execution (cache key,
+    execution context, parameter and result processing), which cost the worker more than the
+    driver did (bench/submission_bench.py). So values go in as the driver takes them (JSON columns
+    wrapped in psycopg's Json, lists as arrays, moments aware), rows come back as named tuples with
+    JSON already decoded; a driver error is handled as SQLAlchemy handles its own (wrapped in its
+    exception class, parameters hidden, the connection and pool invalidated when the connection
+    was lost), so callers see what Session.execute would have raised."""
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, dict] | None = None  # the SQL, and the values the statement holds
+
+    def run(self, session: Session, values: dict):
+        """The psycopg cursor, executed."""
+        connection = session.connection()
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=connection.dialect)
+            self._compiled = compiled.string, {name: value for name, value in compiled.params.items()
+                                               if value is not None}
+        sql, held = self._compiled
+        if held:
+            values = {**held, **values}
+        cursor = connection.connection.driver_connection.cursor(row_factory=namedtuple_row)
+        hooks = connection.dispatch.before_cursor_execute
+        if hooks:  # the engine's listeners see these statements too (a bench counting them)
+            hooks(connection, cursor, sql, values, None, False)
+        try:
+            return cursor.execute(sql, values)
+        except connection.dialect.loaded_dbapi.Error as error:
+            # (the handling Connection.execute gives its own statements: raises)
+            connection._handle_dbapi_exception(error, sql, values, cursor, None)
+            raise
+
+
+def _plain_patient(patients):
+    """The columns of a patient row that Store.patients(plain=True) gives."""
+    return patients.c.id, patients.c.mrn, patients.c.member_id, patients.c.documented
+
+
 class _Statements:
     """The statements a submission runs, built once with bound parameters: building a statement
     and its cache key on every call cost more than sending it."""
@@ -363,20 +409,23 @@ class _Statements:
         lines = ClaimLineRow.__table__
         # (a scalar subquery with LIMIT, which PostgreSQL does not turn into a join: looked up
         # per claim through the lines' claim index, never by reading every line)
-        line_in_reach = select(lines.c.id).where(lines.c.claim_pk == claims.c.id, or_(
-            (func.coalesce(lines.c.date_to, lines.c.date_from) >= bindparam("reach_from"))
-            & (func.coalesce(lines.c.date_from, lines.c.date_to) <= bindparam("reach_to")),
-            lines.c.code.in_(bindparam("unbounded", expanding=True)))).limit(1).scalar_subquery().is_not(None)
+        def line_in_reach(unbounded_code):
+            return select(lines.c.id).where(lines.c.claim_pk == claims.c.id, or_(
+                (func.coalesce(lines.c.date_to, lines.c.date_from) >= bindparam("reach_from"))
+                & (func.coalesce(lines.c.date_from, lines.c.date_to) <= bindparam("reach_to")),
+                unbounded_code)).limit(1).scalar_subquery().is_not(None)
         self.in_reach = select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
             claims.c.patient_id.in_(bindparam("patients", expanding=True)), claims.c.in_history.is_(True),
-            line_in_reach)
+            line_in_reach(lines.c.code.in_(bindparam("unbounded", expanding=True))))
         # (ordered by the caller: with ORDER BY id, an index on (tenant, id) would serve the
         # order, and SQLite took such an index, reading every claim of the tenant)
         self.history = select(claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
             claims.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
         # the patients sharing an MRN, a member id, or either; each also FOR UPDATE
-        self.patients = {}
+        # (PostgreSQL, plain: their columns as named tuples, through the driver)
+        self.patients, self.direct_patients = {}, {}
+        patients = Patient.__table__
         for by_mrn, by_member in ((True, False), (False, True), (True, True)):
             conditions = [condition for wanted, condition in (
                 (by_mrn, Patient.mrn == bindparam("mrn")),
@@ -385,6 +434,25 @@ class _Statements:
                                           or_(*conditions)).order_by(Patient.id)
             self.patients[by_mrn, by_member, False] = query
             self.patients[by_mrn, by_member, True] = query.with_for_update()
+            plain = select(*_plain_patient(patients)).where(
+                patients.c.tenant_id == bindparam("tenant"), or_(*conditions)).order_by(patients.c.id)
+            self.direct_patients[by_mrn, by_member, False] = _Direct(plain)
+            self.direct_patients[by_mrn, by_member, True] = _Direct(plain.with_for_update())
+        # a new patient (PostgreSQL, plain), by MRN or else by member id: nothing when a concurrent
+        # transaction inserted it first (see Store._create_patient); and the row found instead
+        self.direct_new_patient = {}
+        for by_mrn in (True, False):
+            new = pg_insert(patients).values(
+                tenant_id=bindparam("tenant"), mrn=bindparam("mrn"), member_id=bindparam("member_id"),
+                created_at=bindparam("created_at", type_=UTCDateTime), documented=False)
+            key = (patients.c.mrn == bindparam("mrn") if by_mrn
+                   else patients.c.mrn.is_(None) & (patients.c.member_id == bindparam("member_id")))
+            new = (new.on_conflict_do_nothing(index_elements=["tenant_id", "mrn"]) if by_mrn
+                   else new.on_conflict_do_nothing(index_elements=["tenant_id", "member_id"],
+                                                   index_where=patients.c.mrn.is_(None)))
+            found = select(*_plain_patient(patients)).where(patients.c.tenant_id == bindparam("tenant"), key)
+            self.direct_new_patient[by_mrn] = (_Direct(new.returning(*_plain_patient(patients))),
+                                               _Direct(found), _Direct(found.with_for_update()))
         # a message as received, for the tenant named: the tenant's row is found by the same
         # statement (none inserted: no such tenant); the submission's id, the tenant's id and the
         # mode used (the one asked for, else the tenant's)
@@ -404,8 +472,20 @@ class _Statements:
         self.audit = insert(AuditEntry.__table__)
         self.bump = update(counters).where(counters.c.name == bindparam("counter")).values(
             value=counters.c.value + bindparam("count")).returning(counters.c.value)
-        self.add_claim_at_once = _claim_at_once()
-        self.appends = _appends()
+        # PostgreSQL: the statements a single-claim submission runs, sent straight to the driver
+        # (_Direct); lists as arrays (= ANY) where SQLite takes expanded IN lists
+        self.direct_recorded = _Direct(self.recorded)
+        self.direct_in_reach = _Direct(select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
+            claims.c.patient_id == any_(bindparam("patients", type_=ARRAY(Integer))),
+            claims.c.in_history.is_(True),
+            line_in_reach(lines.c.code == any_(bindparam("unbounded", type_=ARRAY(String))))))
+        self.direct_history = _Direct(select(
+            claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
+            claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
+            claims.c.claim_id == any_(bindparam("claim_ids", type_=ARRAY(String)))))
+        self.direct_receive = _Direct(self.receive)
+        self.direct_add_claim = _Direct(_claim_at_once())
+        self.direct_appends = _Direct(_appends())
 
 
 _LINE_COLUMNS = ("number", "code", "units", "date_from", "date_to", "charge", "credit")
@@ -625,8 +705,8 @@ def _write_appends(session: Session) -> None:
     if not entries and not acks:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_STATEMENTS.appends, {
-            "ack_rows": _json_rows(acks), "audit_rows": _json_rows(entries)})
+        _STATEMENTS.direct_appends.run(session, {"ack_rows": _json_rows(acks),
+                                                 "audit_rows": _json_rows(entries)})
         return
     if entries:
         session.execute(_STATEMENTS.audit, entries)
@@ -722,24 +802,34 @@ class Store:
         return found
 
     def patients(self, session: Session, tenant: Tenant | TenantRef, mrn: str | None, member_id: str | None,
-                 lock: bool = False, create: bool = False) -> tuple[Patient | None, list[Patient]]:
+                 lock: bool = False, create: bool = False, plain: bool = False,
+                 ) -> tuple[Patient | None, list[Patient]]:
         """The patient row a claim or message belongs to, and every row that may be the same
         patient (sharing its MRN or member id), all locked for the rest of the transaction when
         asked (PostgreSQL row locks, taken in id order; SQLite holds the write lock already).
 
         RULES.md section 5: the row with the MRN; else, by member id, a documented patient (the
         claim's MRN matches nothing) or, for a claim without an MRN, any patient. The checker
-        decides sameness among the related rows exactly as `check` does."""
+        decides sameness among the related rows exactly as `check` does.
+
+        `plain`: on PostgreSQL, the rows as named tuples of id, mrn, member_id and documented (read
+        through the driver, see _Direct), not mapped rows; for a caller that only reads them."""
         if not mrn and not member_id:
             return None, []
-        query = _STATEMENTS.patients[bool(mrn), bool(member_id), lock and self.is_postgres]
-        related = list(session.scalars(query, {"tenant": tenant.id, "mrn": mrn, "member_id": member_id}))
+        plain = plain and self.is_postgres
+        values = {"tenant": tenant.id, "mrn": mrn, "member_id": member_id}
+        if plain:
+            query = _STATEMENTS.direct_patients[bool(mrn), bool(member_id), lock]
+            related = query.run(session, values).fetchall()
+        else:
+            query = _STATEMENTS.patients[bool(mrn), bool(member_id), lock and self.is_postgres]
+            related = list(session.scalars(query, values))
         own = next((p for p in related if mrn and p.mrn == mrn), None)
         if own is None and member_id:
             own = next((p for p in related if p.member_id == member_id and (p.documented or not mrn)),
                        None)
         if own is None and create:
-            own = self._create_patient(session, tenant, mrn, member_id, lock)
+            own = self._create_patient(session, tenant, mrn, member_id, lock, plain)
             if own not in related:
                 related.append(own)
         return own, related
@@ -749,11 +839,18 @@ class Store:
         return self.patients(session, tenant, mrn, member_id, lock, create)[0]
 
     def _create_patient(self, session: Session, tenant: Tenant | TenantRef, mrn: str | None,
-                        member_id: str | None, lock: bool = False) -> Patient:
+                        member_id: str | None, lock: bool = False, plain: bool = False) -> Patient:
         """Insert, or find the row a concurrent transaction inserted first (PostgreSQL: the insert
         waits for that transaction, then does nothing, and the row is read locked when asked; a
         row this transaction inserted is invisible to others until it commits). The unique keys:
         the MRN, else the member id among rows without an MRN."""
+        if plain:
+            values = {"tenant": tenant.id, "mrn": mrn, "member_id": member_id, "created_at": utcnow()}
+            add, find, find_locked = _STATEMENTS.direct_new_patient[bool(mrn)]
+            inserted = add.run(session, values).fetchone()
+            if inserted is not None:
+                return inserted
+            return (find_locked if lock else find).run(session, values).fetchone()
         if self.is_postgres:
             row = pg_insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
                                          created_at=utcnow())
@@ -960,8 +1057,10 @@ class Store:
     def recorded(self, session: Session, tenant: Tenant | TenantRef, billing_provider: str, claim_id: str,
                  digest: str):
         """The decision recorded for this very claim (id, verdict, status, findings), or None."""
-        return session.execute(_STATEMENTS.recorded, {"tenant": tenant.id, "provider": billing_provider,
-                                                      "claim_id": claim_id, "digest": digest}).first()
+        values = {"tenant": tenant.id, "provider": billing_provider, "claim_id": claim_id, "digest": digest}
+        if self.is_postgres:
+            return _STATEMENTS.direct_recorded.run(session, values).fetchone()
+        return session.execute(_STATEMENTS.recorded, values).first()
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
                 billing_provider: str, reach: tuple[date, date] = (date.min, date.max),
@@ -973,13 +1072,16 @@ class Store:
         dates), and those with the new claim's own claim id and billing provider (the ones it may
         replace or void). The default reach is the patients' whole history."""
         wanted = {(claim_id, billing_provider)}
+        direct = self.is_postgres
         if patients:
-            pairs = session.execute(_STATEMENTS.in_reach, {
-                "patients": [p.id for p in patients], "reach_from": reach[0], "reach_to": reach[1],
-                "unbounded": sorted(unbounded)})
+            values = {"patients": [p.id for p in patients], "reach_from": reach[0], "reach_to": reach[1],
+                      "unbounded": sorted(unbounded)}
+            pairs = (_STATEMENTS.direct_in_reach.run(session, values) if direct
+                     else session.execute(_STATEMENTS.in_reach, values))
             wanted.update((claim, provider) for claim, provider in pairs)
-        found = session.execute(_STATEMENTS.history, {
-            "tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})})
+        values = {"tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})}
+        found = (_STATEMENTS.direct_history.run(session, values) if direct
+                 else session.execute(_STATEMENTS.history, values))
         return [(pk, body) for pk, claim, provider, body in sorted(found, key=lambda row: row.id)
                 if (claim, provider) in wanted]
 
@@ -1143,9 +1245,10 @@ class Store:
         """Record a message as received by the named tenant, in `mode` (None: the tenant's own):
         its submission id, the tenant, and the mode used. None when there is no such tenant
         (nothing recorded)."""
-        found = session.execute(_STATEMENTS.receive, {
-            "name": tenant_name, "kind": kind, "source": source, "mode": mode, "raw": raw,
-            "received_at": utcnow()}).first()
+        values = {"name": tenant_name, "kind": kind, "source": source, "mode": mode, "raw": raw,
+                  "received_at": utcnow()}
+        found = (_STATEMENTS.direct_receive.run(session, values).fetchone() if self.is_postgres
+                 else session.execute(_STATEMENTS.receive, values).first())
         if found is None:
             return None
         submission_id, tenant_id, mode_used = found
@@ -1160,12 +1263,13 @@ class Store:
         # the idempotency key: the tenant's name, then the claim's id, then its content hash's start
         key_prefix, key_suffix = f"{tenant.name}/", f"/{values['content_hash'][:16]}"
         if self.is_postgres:  # all in one statement
-            return session.execute(_STATEMENTS.add_claim_at_once, {
-                "patient_initials": "", **values, "tenant_id": tenant.id, "created_at": utcnow(),
+            return _STATEMENTS.direct_add_claim.run(session, {
+                "patient_initials": "", **values, "body": Json(values["body"]),
+                "findings": Json(values["findings"]), "tenant_id": tenant.id, "created_at": utcnow(),
                 "line_rows": _json_rows(lines),
                 "finding_rows": _json_rows(_finding_parts(values["findings"])),
                 "queued": payload is not None, "payload": payload, "state": "pending" if due else "held",
-                "key_prefix": key_prefix, "key_suffix": key_suffix}).scalar_one()
+                "key_prefix": key_prefix, "key_suffix": key_suffix}).fetchone()[0]
         claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
             session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])

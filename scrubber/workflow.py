@@ -298,8 +298,9 @@ class Workflow:
             return ClaimOutcome(result, known.status, known.id, resent=True)
         patient, related = None, []
         if not claim.malformed:  # a malformed claim is refused whoever it names: no patient row
+            # (read-only rows unless documentation is to be added to the patient's)
             patient, related = store.patients(session, tenant, claim.patient.mrn, claim.patient.member_id,
-                                              lock=True, create=True)
+                                              lock=True, create=True, plain=claim.documentation is None)
         if patient is not None and claim.documentation is not None and not claim.malformed:
             store.add_documentation(session, tenant, patient, claim.documentation)
         result = self._checker(session, tenant, related, claim, claim_id, provider).check(claim)

@@ -14,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import event, func, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from scrubber.catalogue import catalogue
 from scrubber.checker import Checker
@@ -649,6 +649,32 @@ def test_a_postgresql_connection_lost_while_resting_is_replaced_before_use(postg
     finally:
         checked.dispose()
         unchecked.dispose()
+
+
+def test_a_submission_whose_postgresql_connection_was_lost_goes_through_on_a_new_one(postgres_url):
+    """A single-claim submission's statements go to the driver directly (store._Direct). A lost
+    connection is reported as SQLAlchemy reports its own (invalidated, so the unit of work is
+    tried again on a new connection), not as a bare driver error: the claim is recorded once, and
+    a statement the server refuses still raises SQLAlchemy's exception with no value in it."""
+    store = Store(postgres_url, ping_after_idle=3600)
+    try:
+        upgrade(store)
+        flow = workflow(store)
+        flow.submit("acme", x12_837([ClaimSpec("K1", [Line("99457", "20260331")])]).encode(), "k1")
+        _terminate(postgres_url, _backend(store))
+        (claim,) = flow.submit("acme", x12_837([ClaimSpec("K2", [Line("99454", "20260331")])]).encode(),
+                               "k2").claims
+        assert claim.status == "forwarded" and not claim.resent
+        assert count(store, ClaimRow, ClaimRow.claim_id == "K2") == 1
+        with pytest.raises(IntegrityError) as refused, store.transaction() as session:
+            tenant = store.tenant_ref(session, "acme")
+            store.add_claim(session, tenant, {
+                "submission_id": 10**6, "patient_id": None, "claim_id": "SECRET-NAME", "billing_provider": "",
+                "content_hash": "0" * 64, "format": "x12", "verdict": "pass", "status": "rejected",
+                "in_history": False, "rule_set_version": "t", "body": None, "findings": []}, [])
+        assert "parameters hidden" in str(refused.value) and "SECRET-NAME" not in str(refused.value)
+    finally:
+        store.dispose()
 
 
 def _backend(store) -> int:
