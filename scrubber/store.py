@@ -361,9 +361,9 @@ class _Direct:
         self.statement = statement
         self._compiled: tuple[str, dict] | None = None  # the SQL, and the values the statement holds
 
-    def run(self, session: Session, values: dict):
-        """The psycopg cursor, executed."""
-        connection = session.connection()
+    def rows(self, session: Session, values: dict) -> list:
+        """The rows the statement gives (none for a statement that returns nothing)."""
+        connection, cursor = session.info.get(_DRIVER_KEY) or _driver(session)
         if self._compiled is None:
             compiled = self.statement.compile(dialect=connection.dialect)
             self._compiled = compiled.string, {name: value for name, value in compiled.params.items()
@@ -371,16 +371,39 @@ class _Direct:
         sql, held = self._compiled
         if held:
             values = {**held, **values}
-        cursor = connection.connection.driver_connection.cursor(row_factory=namedtuple_row)
         hooks = connection.dispatch.before_cursor_execute
         if hooks:  # the engine's listeners see these statements too (a bench counting them)
             hooks(connection, cursor, sql, values, None, False)
         try:
-            return cursor.execute(sql, values)
+            cursor.execute(sql, values)
+            return cursor.fetchall() if cursor.description is not None else []
         except connection.dialect.loaded_dbapi.Error as error:
             # (the handling Connection.execute gives its own statements: raises)
             connection._handle_dbapi_exception(error, sql, values, cursor, None)
             raise
+
+    def row(self, session: Session, values: dict):
+        """The first row the statement gives, or None."""
+        found = self.rows(session, values)
+        return found[0] if found else None
+
+
+# a session's connection and a psycopg cursor on it, for _Direct, until its transaction ends
+_DRIVER_KEY = "scrubber.driver"
+
+
+def _driver(session: Session):
+    connection = session.connection()
+    session.info[_DRIVER_KEY] = found = (
+        connection, connection.connection.driver_connection.cursor(row_factory=namedtuple_row))
+    return found
+
+
+def _forget_driver(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        found = session.info.pop(_DRIVER_KEY, None)
+        if found is not None and not found[1].closed:
+            found[1].close()
 
 
 def _plain_patient(patients):
@@ -705,7 +728,7 @@ def _write_appends(session: Session) -> None:
     if not entries and not acks:
         return
     if session.get_bind().dialect.name == "postgresql":
-        _STATEMENTS.direct_appends.run(session, {"ack_rows": _json_rows(acks),
+        _STATEMENTS.direct_appends.rows(session, {"ack_rows": _json_rows(acks),
                                                  "audit_rows": _json_rows(entries)})
         return
     if entries:
@@ -750,6 +773,7 @@ class Store:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         event.listen(self.sessions, "before_commit", _write_appends)
         event.listen(self.sessions, "after_rollback", _drop_appends)
+        event.listen(self.sessions, "after_transaction_end", _forget_driver)
         # PostgreSQL: counters are bumped on connections of their own, a block at a time, and
         # handed out from the block in memory (see next_number)
         self._counters = None
@@ -820,7 +844,7 @@ class Store:
         values = {"tenant": tenant.id, "mrn": mrn, "member_id": member_id}
         if plain:
             query = _STATEMENTS.direct_patients[bool(mrn), bool(member_id), lock]
-            related = query.run(session, values).fetchall()
+            related = query.rows(session, values)
         else:
             query = _STATEMENTS.patients[bool(mrn), bool(member_id), lock and self.is_postgres]
             related = list(session.scalars(query, values))
@@ -847,10 +871,10 @@ class Store:
         if plain:
             values = {"tenant": tenant.id, "mrn": mrn, "member_id": member_id, "created_at": utcnow()}
             add, find, find_locked = _STATEMENTS.direct_new_patient[bool(mrn)]
-            inserted = add.run(session, values).fetchone()
+            inserted = add.row(session, values)
             if inserted is not None:
                 return inserted
-            return (find_locked if lock else find).run(session, values).fetchone()
+            return (find_locked if lock else find).row(session, values)
         if self.is_postgres:
             row = pg_insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
                                          created_at=utcnow())
@@ -1059,7 +1083,7 @@ class Store:
         """The decision recorded for this very claim (id, verdict, status, findings), or None."""
         values = {"tenant": tenant.id, "provider": billing_provider, "claim_id": claim_id, "digest": digest}
         if self.is_postgres:
-            return _STATEMENTS.direct_recorded.run(session, values).fetchone()
+            return _STATEMENTS.direct_recorded.row(session, values)
         return session.execute(_STATEMENTS.recorded, values).first()
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
@@ -1076,11 +1100,11 @@ class Store:
         if patients:
             values = {"patients": [p.id for p in patients], "reach_from": reach[0], "reach_to": reach[1],
                       "unbounded": sorted(unbounded)}
-            pairs = (_STATEMENTS.direct_in_reach.run(session, values) if direct
+            pairs = (_STATEMENTS.direct_in_reach.rows(session, values) if direct
                      else session.execute(_STATEMENTS.in_reach, values))
             wanted.update((claim, provider) for claim, provider in pairs)
         values = {"tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})}
-        found = (_STATEMENTS.direct_history.run(session, values) if direct
+        found = (_STATEMENTS.direct_history.rows(session, values) if direct
                  else session.execute(_STATEMENTS.history, values))
         return [(pk, body) for pk, claim, provider, body in sorted(found, key=lambda row: row.id)
                 if (claim, provider) in wanted]
@@ -1247,7 +1271,7 @@ class Store:
         (nothing recorded)."""
         values = {"name": tenant_name, "kind": kind, "source": source, "mode": mode, "raw": raw,
                   "received_at": utcnow()}
-        found = (_STATEMENTS.direct_receive.run(session, values).fetchone() if self.is_postgres
+        found = (_STATEMENTS.direct_receive.row(session, values) if self.is_postgres
                  else session.execute(_STATEMENTS.receive, values).first())
         if found is None:
             return None
@@ -1263,13 +1287,13 @@ class Store:
         # the idempotency key: the tenant's name, then the claim's id, then its content hash's start
         key_prefix, key_suffix = f"{tenant.name}/", f"/{values['content_hash'][:16]}"
         if self.is_postgres:  # all in one statement
-            return _STATEMENTS.direct_add_claim.run(session, {
+            return _STATEMENTS.direct_add_claim.row(session, {
                 "patient_initials": "", **values, "body": Json(values["body"]),
                 "findings": Json(values["findings"]), "tenant_id": tenant.id, "created_at": utcnow(),
                 "line_rows": _json_rows(lines),
                 "finding_rows": _json_rows(_finding_parts(values["findings"])),
                 "queued": payload is not None, "payload": payload, "state": "pending" if due else "held",
-                "key_prefix": key_prefix, "key_suffix": key_suffix}).fetchone()[0]
+                "key_prefix": key_prefix, "key_suffix": key_suffix}).id
         claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
             session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])
