@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
+from typing import NamedTuple
 
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Json
@@ -507,6 +508,16 @@ class _Statements:
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
             claims.c.claim_id == any_(bindparam("claim_ids", type_=ARRAY(String)))))
         self.direct_receive = _Direct(self.receive)
+        # a message as received, and the decision recorded for its one claim's identity (no claim
+        # columns: nothing recorded), in one round trip
+        received = self.receive.cte("received")
+        self.direct_receive_claim = _Direct(select(
+            received.c.id, received.c.tenant_id, received.c.mode, claims.c.id.label("claim_pk"),
+            claims.c.verdict, claims.c.status, claims.c.findings).select_from(received.outerjoin(
+                claims, (claims.c.tenant_id == received.c.tenant_id)
+                & (claims.c.billing_provider == bindparam("provider"))
+                & (claims.c.claim_id == bindparam("claim_id"))
+                & (claims.c.content_hash == bindparam("digest")))))
         self.direct_add_claim = _Direct(_claim_at_once())
         self.direct_appends = _Direct(_appends())
 
@@ -740,6 +751,15 @@ def _write_appends(session: Session) -> None:
 def _drop_appends(session: Session) -> None:
     session.info.pop(_AUDIT_KEY, None)
     session.info.pop(_ACKS_KEY, None)
+
+
+class _Recorded(NamedTuple):
+    """A claim's recorded decision, as Store.recorded gives it."""
+
+    id: int
+    verdict: str
+    status: str
+    findings: list
 
 
 @dataclass(frozen=True)
@@ -1277,6 +1297,25 @@ class Store:
             return None
         submission_id, tenant_id, mode_used = found
         return submission_id, TenantRef(tenant_id, tenant_name), mode_used
+
+    def receive_claim(self, session: Session, tenant_name: str, kind: str, source: str, mode: str | None,
+                      raw: bytes, billing_provider: str, claim_id: str, digest: str):
+        """`receive` for a message of one claim, with `recorded` for that claim: (submission id,
+        tenant, mode used, the recorded decision or None), or None when there is no such tenant.
+        On PostgreSQL one statement."""
+        if not self.is_postgres:
+            received = self.receive(session, tenant_name, kind, source, mode, raw)
+            if received is None:
+                return None
+            return *received, self.recorded(session, received[1], billing_provider, claim_id, digest)
+        found = _STATEMENTS.direct_receive_claim.row(session, {
+            "name": tenant_name, "kind": kind, "source": source, "mode": mode, "raw": raw,
+            "received_at": utcnow(), "provider": billing_provider, "claim_id": claim_id, "digest": digest})
+        if found is None:
+            return None
+        known = (_Recorded(found.claim_pk, found.verdict, found.status, found.findings)
+                 if found.claim_pk is not None else None)
+        return found.id, TenantRef(found.tenant_id, tenant_name), found.mode, known
 
     def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
                   payload: str | None = None, due: bool = True) -> int:

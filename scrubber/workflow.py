@@ -154,6 +154,24 @@ def _each_item(read: Input, outcome: SubmissionOutcome,
     return by_item
 
 
+@dataclass
+class _Identity:
+    """What makes a claim the same claim in the ledger (its billing provider, claim id and content
+    hash, of the claim with its values bounded), and the decision recorded for it, once looked
+    up."""
+
+    claim: Claim
+    provider: str
+    claim_id: str
+    digest: str
+    known: object = None
+
+    @classmethod
+    def of(cls, item: Claim) -> _Identity:
+        claim = _bounded(item)
+        return cls(claim, claim.billing_provider or "", claim.claim_id or "", content_hash(claim))
+
+
 class _Outbound:
     """What goes downstream for each claim of one input: a one-claim 837P (the sender's envelope
     and delimiters, HL renumbered), or the HL7 message it came in. Made for every claim at the
@@ -229,13 +247,18 @@ class Workflow:
                         outbound: _Outbound, needed: int) -> SubmissionOutcome:
         read = outbound.read
 
+        # a claim's identity is known before anything is recorded: the re-send check goes with the
+        # message's own row (one statement on PostgreSQL)
+        (item,) = read.items or (None,)
+        identity = _Identity.of(item) if isinstance(item, Claim) else None
+
         def work() -> SubmissionOutcome:
             with self.store.transaction() as session:
                 submission_id, tenant, mode_used = self._receive(session, tenant_name, read, source, mode,
-                                                                 data)
+                                                                 data, identity)
                 outcome = SubmissionOutcome(submission_id, read.kind, mode_used)
                 by_item = _each_item(read, outcome, lambda item: self._in_transaction(
-                    session, tenant, item, outbound, submission_id, mode_used, False))
+                    session, tenant, item, outbound, submission_id, mode_used, False, identity))
                 # last: on SQLite the counter is then locked for the fewest statements (on
                 # PostgreSQL it is bumped outside this transaction, see Store.next_number)
                 first_control = self.store.next_number(session, f"control/{tenant.name}", needed)
@@ -245,10 +268,18 @@ class Workflow:
         return _retried(work)
 
     def _receive(self, session: Session, tenant_name: str, read: Input, source: str, mode: str | None,
-                 data: bytes) -> tuple[int, TenantRef, str]:
+                 data: bytes, identity: _Identity | None = None) -> tuple[int, TenantRef, str]:
         """Record the raw message (the tenant is looked up by the same statement); its
-        submission id, the tenant, and the mode used (`mode`, else the tenant's)."""
-        received = self.store.receive(session, tenant_name, read.kind, source[:200], mode, data)
+        submission id, the tenant, and the mode used (`mode`, else the tenant's). With the
+        `identity` of the message's one claim, its recorded decision is looked up too (kept in
+        `identity.known`)."""
+        if identity is None:
+            received = self.store.receive(session, tenant_name, read.kind, source[:200], mode, data)
+        else:
+            received = self.store.receive_claim(session, tenant_name, read.kind, source[:200], mode, data,
+                                                identity.provider, identity.claim_id, identity.digest)
+            if received is not None:
+                *received, identity.known = received
         if received is None:
             raise UnknownTenant(tenant_name)
         submission_id, tenant, _ = received
@@ -275,7 +306,8 @@ class Workflow:
         return _retried(work)
 
     def _in_transaction(self, session: Session, tenant: TenantRef, item, outbound: _Outbound,
-                        submission_id: int | None, mode: str, dry_run: bool) -> ClaimOutcome | None:
+                        submission_id: int | None, mode: str, dry_run: bool,
+                        identity: _Identity | None = None) -> ClaimOutcome | None:
         store = self.store
         if isinstance(item, DeviceData):
             patient = store.patient(session, tenant, item.patient.mrn, item.patient.member_id,
@@ -288,10 +320,12 @@ class Workflow:
             digest = hashlib.sha256(f"{submission_id}/{id(item)}/{result.findings}".encode()).hexdigest()
             return self._record(session, tenant, submission_id, None, item.control_id or "", "",
                                 digest, item.format, result, REJECTED, None, None, dry_run)
-        claim: Claim = _bounded(item)
-        digest = content_hash(claim)
-        provider, claim_id = claim.billing_provider or "", claim.claim_id or ""
-        known = store.recorded(session, tenant, provider, claim_id, digest)
+        if identity is None:
+            identity = _Identity.of(item)
+            identity.known = store.recorded(session, tenant, identity.provider, identity.claim_id,
+                                            identity.digest)
+        claim, digest, known = identity.claim, identity.digest, identity.known
+        provider, claim_id = identity.provider, identity.claim_id
         if known is not None:
             result = ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
                                  Verdict(known.verdict), _findings_from(known.findings), claim)
