@@ -275,6 +275,7 @@ def test_a_resent_claim_gets_its_recorded_decision_and_nothing_is_queued_twice(s
     assert again.claims[0].result.verdict == first.claims[0].result.verdict
     assert again.claims[0].result.findings == first.claims[0].result.findings
     assert count(store, ClaimRow) == 1 and count(store, OutboxRow, OutboxRow.state == "pending") == 1
+    assert count(store, Submission) == 2  # the re-sent message itself is recorded as received
 
 
 def test_monitor_mode_holds_nothing_and_answers_as_accepted(store):
