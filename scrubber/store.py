@@ -379,7 +379,8 @@ class _Direct:
             cursor.execute(sql, values)
             return cursor.fetchall() if cursor.description is not None else []
         except connection.dialect.loaded_dbapi.Error as error:
-            # (the handling Connection.execute gives its own statements: raises)
+            # the handling Connection.execute gives its own statements (raises). A private method
+            # of SQLAlchemy's: should it go, tests/test_workflow.py's lost-connection test fails
             connection._handle_dbapi_exception(error, sql, values, cursor, None)
             raise
 
