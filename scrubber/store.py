@@ -408,6 +408,19 @@ def _forget_driver(session: Session, transaction) -> None:
             found[1].close()
 
 
+def _new_patient(by_mrn: bool, **values):
+    """PostgreSQL: the insert of a patient row (`values`) that does nothing when the row exists
+    already, by the patient's unique key (the MRN when `by_mrn`, else the member id among rows
+    without an MRN), and the condition finding that existing row."""
+    new = pg_insert(Patient).values(**values)
+    if by_mrn:
+        return (new.on_conflict_do_nothing(index_elements=["tenant_id", "mrn"]),
+                Patient.mrn == values["mrn"])
+    return (new.on_conflict_do_nothing(index_elements=["tenant_id", "member_id"],
+                                       index_where=Patient.mrn.is_(None)),
+            Patient.mrn.is_(None) & (Patient.member_id == values["member_id"]))
+
+
 def _plain_patient(patients):
     """The columns of a patient row that Store.patients(plain=True) gives."""
     return patients.c.id, patients.c.mrn, patients.c.member_id, patients.c.documented
@@ -467,14 +480,9 @@ class _Statements:
         # transaction inserted it first (see Store._create_patient); and the row found instead
         self.direct_new_patient = {}
         for by_mrn in (True, False):
-            new = pg_insert(patients).values(
-                tenant_id=bindparam("tenant"), mrn=bindparam("mrn"), member_id=bindparam("member_id"),
-                created_at=bindparam("created_at", type_=UTCDateTime), documented=False)
-            key = (patients.c.mrn == bindparam("mrn") if by_mrn
-                   else patients.c.mrn.is_(None) & (patients.c.member_id == bindparam("member_id")))
-            new = (new.on_conflict_do_nothing(index_elements=["tenant_id", "mrn"]) if by_mrn
-                   else new.on_conflict_do_nothing(index_elements=["tenant_id", "member_id"],
-                                                   index_where=patients.c.mrn.is_(None)))
+            new, key = _new_patient(by_mrn, tenant_id=bindparam("tenant"), mrn=bindparam("mrn"),
+                                    member_id=bindparam("member_id"),
+                                    created_at=bindparam("created_at", type_=UTCDateTime))
             found = select(*_plain_patient(patients)).where(patients.c.tenant_id == bindparam("tenant"), key)
             self.direct_new_patient[by_mrn] = (_Direct(new.returning(*_plain_patient(patients))),
                                                _Direct(found), _Direct(found.with_for_update()))
@@ -897,15 +905,8 @@ class Store:
                 return inserted
             return (find_locked if lock else find).row(session, values)
         if self.is_postgres:
-            row = pg_insert(Patient).values(tenant_id=tenant.id, mrn=mrn, member_id=member_id,
-                                         created_at=utcnow())
-            if mrn:
-                key = Patient.mrn == mrn
-                row = row.on_conflict_do_nothing(index_elements=["tenant_id", "mrn"])
-            else:
-                key = Patient.mrn.is_(None) & (Patient.member_id == member_id)
-                row = row.on_conflict_do_nothing(index_elements=["tenant_id", "member_id"],
-                                                 index_where=Patient.mrn.is_(None))
+            row, key = _new_patient(bool(mrn), tenant_id=tenant.id, mrn=mrn, member_id=member_id,
+                                    created_at=utcnow())
             inserted = session.scalars(row.returning(Patient)).one_or_none()
             if inserted is not None:
                 return inserted
