@@ -480,9 +480,10 @@ class _Statements:
         # transaction inserted it first (see Store._create_patient); and the row found instead
         self.direct_new_patient = {}
         for by_mrn in (True, False):
+            # (every column given: a column's default is SQLAlchemy's to fill in, at execution)
             new, key = _new_patient(by_mrn, tenant_id=bindparam("tenant"), mrn=bindparam("mrn"),
                                     member_id=bindparam("member_id"),
-                                    created_at=bindparam("created_at", type_=UTCDateTime))
+                                    created_at=bindparam("created_at", type_=UTCDateTime), documented=False)
             found = select(*_plain_patient(patients)).where(patients.c.tenant_id == bindparam("tenant"), key)
             self.direct_new_patient[by_mrn] = (_Direct(new.returning(*_plain_patient(patients))),
                                                _Direct(found), _Direct(found.with_for_update()))
