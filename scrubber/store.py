@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import NamedTuple
 
-from psycopg.rows import namedtuple_row
 from psycopg.types.json import Json
 from sqlalchemy import (
     JSON,
@@ -361,6 +361,10 @@ class _Direct:
     def __init__(self, statement) -> None:
         self.statement = statement
         self._compiled: tuple[str, dict] | None = None  # the SQL, and the values the statement holds
+        # what makes a row from the driver's tuple, or _NO_ROWS: learnt from the first execution
+        # (a statement's columns never change; psycopg's own named-tuple rows looked the class up
+        # again for every result, which cost more than making the rows)
+        self._shape = None
 
     def rows(self, session: Session, values: dict) -> list:
         """The rows the statement gives (none for a statement that returns nothing)."""
@@ -377,7 +381,12 @@ class _Direct:
             hooks(connection, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values)
-            return cursor.fetchall() if cursor.description is not None else []
+            shape = self._shape
+            if shape is None:
+                columns = cursor.description
+                self._shape = shape = (_NO_ROWS if columns is None else
+                                       namedtuple("Row", [column.name for column in columns])._make)
+            return [] if shape is _NO_ROWS else list(map(shape, cursor.fetchall()))
         except connection.dialect.loaded_dbapi.Error as error:
             # the handling Connection.execute gives its own statements (raises). A private method
             # of SQLAlchemy's: should it go, tests/test_workflow.py's lost-connection test fails
@@ -392,12 +401,13 @@ class _Direct:
 
 # a session's connection and a psycopg cursor on it, for _Direct, until its transaction ends
 _DRIVER_KEY = "scrubber.driver"
+_NO_ROWS = object()  # _Direct's shape of a statement that gives no rows
 
 
 def _driver(session: Session):
     connection = session.connection()
     session.info[_DRIVER_KEY] = found = (
-        connection, connection.connection.driver_connection.cursor(row_factory=namedtuple_row))
+        connection, connection.connection.driver_connection.cursor())
     return found
 
 
