@@ -368,6 +368,8 @@ class _Direct:
 
     def rows(self, session: Session, values: dict) -> list:
         """The rows the statement gives (none for a statement that returns nothing)."""
+        if _CLAIM_KEY in session.info:  # a claim held back for the commit: it goes first
+            _write_claim(session)
         connection, cursor = session.info.get(_DRIVER_KEY) or _driver(session)
         if self._compiled is None:
             compiled = self.statement.compile(dialect=connection.dialect)
@@ -539,6 +541,7 @@ class _Statements:
                 & (claims.c.claim_id == bindparam("claim_id"))
                 & (claims.c.content_hash == bindparam("digest")))))
         self.direct_add_claim = _Direct(_claim_at_once())
+        self.direct_claim_with_appends = _Direct(_claim_at_once(with_appends=True))
         self.direct_appends = _Direct(_appends())
 
 
@@ -548,12 +551,14 @@ _AUDIT_COLUMNS = ("tenant_id", "at", "actor", "action", "subject", "detail")
 _FINDING_COLUMNS = ("position", "rule", "severity")  # with the claim's id and its tenant's
 
 
-def _rows_of(table, name: str, columns: tuple[str, ...]):
+def _rows_of(table, name: str, columns: tuple[str, ...], **more):
     """PostgreSQL: rows of `table`'s `columns` from one JSON parameter `name` (an array of objects,
-    _json_rows), typed as the table's columns. One text value to send however many rows: arrays
-    per column cost the worker more to adapt than the statement cost to run."""
+    _json_rows), typed as the table's columns, and of `more` columns (name: type). One text value
+    to send however many rows: arrays per column cost the worker more to adapt than the statement
+    cost to run."""
     return func.json_to_recordset(cast(bindparam(name, type_=Text), JSON)).table_valued(
-        *(column(column_name, table.c[column_name].type) for column_name in columns)).render_derived(
+        *(column(column_name, table.c[column_name].type) for column_name in columns),
+        *(column(column_name, type_) for column_name, type_ in more.items())).render_derived(
         name=name, with_types=True)
 
 
@@ -577,12 +582,14 @@ def _appends():
     return insert(audit).from_select(list(_AUDIT_COLUMNS), select(*audit_rows.c)).add_cte(add_acks)
 
 
-def _claim_at_once():
+def _claim_at_once(with_appends: bool = False):
     """PostgreSQL: a claim, its lines, its findings' rows and its outbox entry in one statement
     (one round trip instead of four; each statement cost the worker more to send than the server
     to run). The claim's insert is a CTE the others read its id from; lines and findings arrive as
     rows in JSON (none: nothing inserted), so every claim runs the same statement; the outbox row
-    is inserted when `queued`. Its idempotency key is `<key_prefix><claim id><key_suffix>`."""
+    is inserted when `queued`. Its idempotency key is `<key_prefix><claim id><key_suffix>`.
+    `with_appends`: the unit of work's acknowledgements and audit entries too (as _appends), an
+    entry marked `of_claim` getting the claim's id after its subject."""
     claims, lines, findings, outbox = (ClaimRow.__table__, ClaimLineRow.__table__, ClaimFinding.__table__,
                                        OutboxRow.__table__)
     claim = insert(claims).values({
@@ -604,7 +611,17 @@ def _claim_at_once():
                bindparam("state", type_=String), literal_column("0", Integer),
                bindparam("created_at", type_=UTCDateTime), bindparam("created_at", type_=UTCDateTime)).where(
             bindparam("queued", type_=Boolean))).cte("queued")
-    return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox)
+    if not with_appends:
+        return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox)
+    acks, audit = Acknowledgement.__table__, AuditEntry.__table__
+    ack_rows = _rows_of(acks, "ack_rows", _ACK_COLUMNS)
+    audit_rows = _rows_of(audit, "audit_rows", _AUDIT_COLUMNS, of_claim=Boolean)
+    add_acks = insert(acks).from_select(list(_ACK_COLUMNS), select(*ack_rows.c)).cte("acks")
+    subject = case((audit_rows.c.of_claim.is_(True), audit_rows.c.subject + cast(
+        select(claim.c.id).scalar_subquery(), String)), else_=audit_rows.c.subject)
+    add_audit = insert(audit).from_select(list(_AUDIT_COLUMNS), select(
+        *(subject if name == "subject" else audit_rows.c[name] for name in _AUDIT_COLUMNS))).cte("audit")
+    return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox, add_acks, add_audit)
 
 
 _STATEMENTS = _Statements()
@@ -747,17 +764,39 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
             raise DisconnectionError("a pooled connection was lost while it rested") from error
 
 
-# what a unit of work appends (audit entries, acknowledgements), written when it commits
-_AUDIT_KEY, _ACKS_KEY = "scrubber.audit", "scrubber.acknowledgements"
+class ClaimRef:
+    """A claim's ledger id (`id`), known once its row is written: at once, or on PostgreSQL when
+    its unit of work commits or runs another statement (Store.add_claim)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id: int | None = None) -> None:
+        self.id = id
+
+    def __repr__(self) -> str:
+        return f"ClaimRef({self.id})"
+
+
+# what a unit of work appends (audit entries, acknowledgements; on PostgreSQL its last claim),
+# written when it commits
+_AUDIT_KEY, _ACKS_KEY, _CLAIM_KEY = "scrubber.audit", "scrubber.acknowledgements", "scrubber.claim"
 
 
 def _write_appends(session: Session) -> None:
-    """The unit of work's audit entries and acknowledgements, in the order given: on PostgreSQL
-    in one statement, elsewhere one per table."""
+    """The unit of work's audit entries and acknowledgements, in the order given, and on
+    PostgreSQL its claim not yet written, all in one statement there; elsewhere one per table."""
     entries = session.info.pop(_AUDIT_KEY, None) or []
     acks = session.info.pop(_ACKS_KEY, None) or []
+    claim = session.info.pop(_CLAIM_KEY, None)
+    if claim is not None:
+        values, ref = claim
+        audit_rows = [_audit_row(entry, ref) for entry in entries]
+        ref.id = _STATEMENTS.direct_claim_with_appends.row(session, {
+            **values, "ack_rows": _json_rows(acks), "audit_rows": _json_rows(audit_rows)}).id
+        return
     if not entries and not acks:
         return
+    entries = [_audit_row(entry) for entry in entries]
     if session.get_bind().dialect.name == "postgresql":
         _STATEMENTS.direct_appends.rows(session, {"ack_rows": _json_rows(acks),
                                                  "audit_rows": _json_rows(entries)})
@@ -768,9 +807,34 @@ def _write_appends(session: Session) -> None:
         session.execute(_STATEMENTS.add_acknowledgements, acks)
 
 
+def _audit_row(entry: dict, pending: ClaimRef | None = None) -> dict:
+    """An audit entry as written: a claim named by its ledger id ("claim <id>"), or, for the
+    `pending` claim written by the same statement, marked for the statement to add its id."""
+    subject = entry["subject"]
+    if not isinstance(subject, ClaimRef):
+        return entry
+    if subject is pending:
+        return {**entry, "subject": "claim ", "of_claim": True}
+    return {**entry, "subject": f"claim {subject.id}"}
+
+
+def _write_claim(session: Session) -> None:
+    """PostgreSQL: the unit of work's claim not yet written, written now (before a statement that
+    might read it)."""
+    claim = session.info.pop(_CLAIM_KEY, None)
+    if claim is not None:
+        values, ref = claim
+        ref.id = _STATEMENTS.direct_add_claim.row(session, values).id
+
+
+def _write_claim_first(state) -> None:
+    _write_claim(state.session)
+
+
 def _drop_appends(session: Session) -> None:
     session.info.pop(_AUDIT_KEY, None)
     session.info.pop(_ACKS_KEY, None)
+    session.info.pop(_CLAIM_KEY, None)
 
 
 class _Recorded(NamedTuple):
@@ -814,6 +878,9 @@ class Store:
         event.listen(self.sessions, "before_commit", _write_appends)
         event.listen(self.sessions, "after_rollback", _drop_appends)
         event.listen(self.sessions, "after_transaction_end", _forget_driver)
+        if engine.dialect.name == "postgresql":  # a claim held back goes before any other statement
+            event.listen(self.sessions, "do_orm_execute", _write_claim_first)
+            event.listen(self.sessions, "before_flush", lambda session, *_: _write_claim(session))
         # PostgreSQL: counters are bumped on connections of their own, a block at a time, and
         # handed out from the block in memory (see next_number)
         self._counters = None
@@ -1047,10 +1114,11 @@ class Store:
                 last = connection.execute(_STATEMENTS.bump, values).scalar_one()
         return last - size + 1
 
-    def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str, subject: str,
-              **detail) -> None:
-        """Append an entry to the audit log. A unit of work's entries are written together, in
-        the order given, when it commits (one statement; nothing when it rolls back)."""
+    def audit(self, session: Session, tenant: Tenant | TenantRef, actor: str, action: str,
+              subject: str | ClaimRef, **detail) -> None:
+        """Append an entry to the audit log (a ClaimRef `subject` is written "claim <id>"). A unit
+        of work's entries are written together, in the order given, when it commits (one
+        statement; nothing when it rolls back)."""
         session.info.setdefault(_AUDIT_KEY, []).append({
             "tenant_id": tenant.id, "at": utcnow(), "actor": actor, "action": action, "subject": subject,
             "detail": detail})
@@ -1331,21 +1399,29 @@ class Store:
         return found.id, TenantRef(found.tenant_id, tenant_name), found.mode, known
 
     def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
-                  payload: str | None = None, due: bool = True) -> int:
+                  payload: str | None = None, due: bool = True) -> ClaimRef:
         """Record a claim's decision (`values`: its claims columns but the tenant) and its lines,
         and queue `payload` for downstream (pending when `due`, else held for a reviewer); the
         claim's ledger id. The outbox row's idempotency key names the tenant, this id and the
-        claim's content hash."""
+        claim's content hash.
+
+        On PostgreSQL the claim is held back, to be written in one statement with its lines,
+        findings, outbox row and the unit of work's appends when the unit of work commits, or
+        before the next statement the session runs (which might read it), whichever comes first:
+        so the ledger id is known only then, and a unique key it breaks raises then."""
         # the idempotency key: the tenant's name, then the claim's id, then its content hash's start
         key_prefix, key_suffix = f"{tenant.name}/", f"/{values['content_hash'][:16]}"
-        if self.is_postgres:  # all in one statement
-            return _STATEMENTS.direct_add_claim.row(session, {
+        if self.is_postgres:
+            _write_claim(session)  # one held back already goes first
+            ref = ClaimRef()
+            session.info[_CLAIM_KEY] = ({
                 "patient_initials": "", **values, "body": Json(values["body"]),
                 "findings": Json(values["findings"]), "tenant_id": tenant.id, "created_at": utcnow(),
                 "line_rows": _json_rows(lines),
                 "finding_rows": _json_rows(_finding_parts(values["findings"])),
                 "queued": payload is not None, "payload": payload, "state": "pending" if due else "held",
-                "key_prefix": key_prefix, "key_suffix": key_suffix}).id
+                "key_prefix": key_prefix, "key_suffix": key_suffix}, ref)
+            return ref
         claim_pk = session.execute(_STATEMENTS.add_claim, {**values, "tenant_id": tenant.id}).scalar_one()
         if lines:
             session.execute(_STATEMENTS.add_lines, [{**line, "claim_pk": claim_pk} for line in lines])
@@ -1356,7 +1432,7 @@ class Store:
                 "tenant_id": tenant.id, "claim_pk": claim_pk, "payload": payload,
                 "idempotency_key": f"{key_prefix}{claim_pk}{key_suffix}",
                 "state": "pending" if due else "held"})
-        return claim_pk
+        return ClaimRef(claim_pk)
 
     def replace_findings(self, session: Session, row: ClaimRow, findings: list[dict]) -> None:
         """A claim checked again: its findings (as shown) and the rows the listings filter on."""

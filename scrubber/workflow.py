@@ -34,6 +34,7 @@ from scrubber.inputs import Input, read_input
 from scrubber.model import Claim, DeviceData, ServiceLine, SyntaxIssue, Unreadable
 from scrubber.records import content_hash, dump_claim, load_claim
 from scrubber.store import (
+    ClaimRef,
     ClaimRow,
     OutboxRow,
     Store,
@@ -59,8 +60,13 @@ class UnknownTenant(LookupError):
 class ClaimOutcome:
     result: ClaimResult
     status: str  # forwarded | held | rejected
-    claim_pk: int | None = None
+    ledger: ClaimRef | None = None  # where it is recorded (none for a dry run)
     resent: bool = False  # the recorded decision of an identical earlier submission
+
+    @property
+    def claim_pk(self) -> int | None:
+        """The claim's ledger id (known once its unit of work has committed)."""
+        return self.ledger.id if self.ledger is not None else None
 
 
 @dataclass
@@ -139,6 +145,15 @@ def _retried(work: Callable[[], _T]) -> _T:
                 raise
             log.warning("database connection lost; trying the unit of work again")
     raise AssertionError("unreachable")
+
+
+def _logged(outcome: ClaimOutcome | None) -> ClaimOutcome | None:
+    """A claim's outcome, logged (by ids, never names) once its unit of work has committed and
+    its ledger id is known; a re-sent claim's was logged when first recorded."""
+    if outcome is not None and outcome.claim_pk is not None and not outcome.resent:
+        log.info("claim %s (%s): %s, %s", outcome.claim_pk, (outcome.result.id or "")[:80],
+                 outcome.result.verdict.value, outcome.status)
+    return outcome
 
 
 def _each_item(read: Input, outcome: SubmissionOutcome,
@@ -265,7 +280,10 @@ class Workflow:
                 self._build_answers(read, outcome, by_item, first_control)
                 self._record_answers(session, outcome)
             return outcome
-        return _retried(work)
+        outcome = _retried(work)
+        for claim in outcome.claims:
+            _logged(claim)
+        return outcome
 
     def _receive(self, session: Session, tenant_name: str, read: Input, source: str, mode: str | None,
                  data: bytes, identity: _Identity | None = None) -> tuple[int, TenantRef, str]:
@@ -303,7 +321,7 @@ class Workflow:
                 if dry_run:  # nothing of a dry run is kept (documentation it carried included)
                     session.rollback()
             return outcome
-        return _retried(work)
+        return _logged(_retried(work))
 
     def _in_transaction(self, session: Session, tenant: TenantRef, item, outbound: _Outbound,
                         submission_id: int | None, mode: str, dry_run: bool,
@@ -329,7 +347,7 @@ class Workflow:
         if known is not None:
             result = ClaimResult(claim.claim_id, claim.format, claim.source, claim.patient.display_id,
                                  Verdict(known.verdict), _findings_from(known.findings), claim)
-            return ClaimOutcome(result, known.status, known.id, resent=True)
+            return ClaimOutcome(result, known.status, ClaimRef(known.id), resent=True)
         patient, related = None, []
         if not claim.malformed:  # a malformed claim is refused whoever it names: no patient row
             # (read-only rows unless documentation is to be added to the patient's)
@@ -421,12 +439,10 @@ class Workflow:
                       charge=line.charge[:20] if line.charge else None, credit=line.credit)
                  for line in (claim.lines if claim is not None else ())]
         queued = payload if status in (FORWARDED, HELD) else None
-        claim_pk = self.store.add_claim(session, tenant, values, lines, queued, due=status == FORWARDED)
-        self.store.audit(session, tenant, "gateway", "scrubbed", f"claim {claim_pk}",
-                         verdict=result.verdict.value, status=status,
-                         rules=sorted({f.rule for f in result.findings}))
-        log.info("claim %s (%s): %s, %s", claim_pk, claim_id, result.verdict.value, status)
-        return ClaimOutcome(result, status, claim_pk)
+        ledger = self.store.add_claim(session, tenant, values, lines, queued, due=status == FORWARDED)
+        self.store.audit(session, tenant, "gateway", "scrubbed", ledger, verdict=result.verdict.value,
+                         status=status, rules=sorted({f.rule for f in result.findings}))
+        return ClaimOutcome(result, status, ledger)
 
     # -- answers ----------------------------------------------------------------------------
     def _build_answers(self, read: Input, outcome: SubmissionOutcome,

@@ -879,3 +879,50 @@ def test_values_longer_than_the_ledger_keeps_are_named_where_they_were():
     assert [(issue.message, issue.location) for issue in _bounded(claim).issues] == [
         ("the procedure code is 21 characters long, more than the 20 the ledger keeps",
          f"2400/SV101-2 at segment {sv1[1]}")]
+
+
+def _a_claim(submission: int, claim_id: str) -> dict:
+    return {"submission_id": submission, "patient_id": None, "claim_id": claim_id,
+            "billing_provider": "1234567893", "content_hash": f"hash-{claim_id}", "format": "x12",
+            "verdict": "pass", "status": "forwarded", "in_history": False, "rule_set_version": "1",
+            "body": {"claim_id": claim_id}, "findings": []}
+
+
+def test_a_claim_recorded_is_read_back_by_its_unit_of_work_and_rolled_back_with_it(store):
+    """On PostgreSQL a claim is written with its unit of work's appends when it commits, or just
+    before the next statement the session runs. Either way, and on SQLite: the unit of work's
+    later reads find it (through the driver and through the ORM), claims keep the order they
+    were recorded in, the audit entry naming a claim gets its ledger id, and a unit of work
+    rolled back leaves none of it."""
+    workflow(store)
+    with store.transaction() as session:
+        tenant = store.tenant_ref(session, "acme")
+        submission, _, _ = store.receive(session, "acme", "x12", "t", "enforce", b"")
+        first = store.add_claim(session, tenant, _a_claim(submission, "C1"), [], "payload-1")
+        store.audit(session, tenant, "test", "noted", first)
+        found = store.recorded(session, tenant, "1234567893", "C1", "hash-C1")
+        assert found is not None and found.id == first.id and found.status == "forwarded"
+        second = store.add_claim(session, tenant, _a_claim(submission, "C2"), [])
+        assert session.scalars(select(ClaimRow.id).where(ClaimRow.claim_id == "C2")).all() == [second.id]
+        last = store.add_claim(session, tenant, _a_claim(submission, "C3"), [], "payload-3")
+        store.audit(session, tenant, "test", "noted", last)
+        store.audit(session, tenant, "test", "noted", "something else")
+    assert first.id < second.id < last.id
+    with store.sessions() as session:
+        assert session.execute(select(ClaimRow.id, ClaimRow.claim_id).where(ClaimRow.tenant_id == tenant.id)
+                               .order_by(ClaimRow.id)).all() == [(first.id, "C1"), (second.id, "C2"),
+                                                                 (last.id, "C3")]
+        assert session.scalars(select(AuditEntry.subject).where(AuditEntry.actor == "test")
+                               .order_by(AuditEntry.id)).all() == [
+            f"claim {first.id}", f"claim {last.id}", "something else"]
+        outbox = select(OutboxRow.claim_pk, OutboxRow.payload).order_by(OutboxRow.id)
+        assert session.execute(outbox).all() == [(first.id, "payload-1"), (last.id, "payload-3")]
+
+    with pytest.raises(RuntimeError), store.transaction() as session:
+        dropped = store.add_claim(session, tenant, _a_claim(submission, "C4"), [], "payload-4")
+        store.audit(session, tenant, "test", "dropped", dropped)
+        raise RuntimeError("the unit of work fails")
+    assert dropped.id is None or store.engine.dialect.name == "sqlite"  # (SQLite numbers it at once)
+    assert count(store, ClaimRow, ClaimRow.claim_id == "C4") == 0
+    assert count(store, AuditEntry, AuditEntry.action == "dropped") == 0
+    assert count(store, OutboxRow) == 2
