@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/submission_bench.py                    # 2,000 submissions, both databases
     .venv/bin/python bench/submission_bench.py --submissions 5000 --postgres ''   # SQLite only
+    .venv/bin/python bench/submission_bench.py --instructions    # the worker's instructions, a few minutes
 
 For each database: wall time and the worker's CPU (user and system) per submission, the
 PostgreSQL server's CPU per submission (every `postgres` process's, from /proc: meaningful only
@@ -13,16 +14,29 @@ processes or gunicorn, this isolates the workflow, the store and Flask from the 
 scheduling: the HTTP bench gives throughput and latency. The figures are for this machine only and
 move by a fifth from run to run on a shared one; compare versions by alternating runs. This prints
 figures; it never passes or fails.
+
+`--instructions` counts instead the instructions the worker's process runs a submission, under
+valgrind's callgrind (Debian's valgrind): the process runs twice per database, with N and 5N
+submissions after the warm-up (N = --submissions, 50 by default there), and the difference is
+divided by 4N, so that start-up and warm-up cancel out. An instruction count is the same from run
+to run whatever else the machine is doing, where CPU time on a shared machine moves by a fifth:
+it is the figure to compare two versions of the code by (run it in each version's checkout).
+It covers the worker only, not the PostgreSQL server, and under callgrind a submission takes
+about 50 times as long, so the statistics keeper (AutoAnalyze) is off in those runs.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +62,7 @@ def _statement_kind(statement: str) -> str:
     return words[0]
 
 
-def measure(url: str, submissions: int) -> None:
+def measure(url: str, submissions: int, analyze: bool = True) -> None:
     from sqlalchemy import event
 
     from scrubber.service import prepare_demo
@@ -72,7 +86,7 @@ def measure(url: str, submissions: int) -> None:
     def count(_connection, _cursor, statement, _parameters, _context, _many) -> None:
         kinds[_statement_kind(statement)] += 1
     postgres = url.startswith("postgresql")
-    analyze = AutoAnalyze(url, active=warning is not None)
+    analyze = AutoAnalyze(url, active=warning is not None and analyze)
     try:
         with analyze:  # (its thread's few statements count in the worker's CPU: about 1 ms a second)
             for body in bodies[:WARM_UP]:
@@ -98,18 +112,53 @@ def measure(url: str, submissions: int) -> None:
         print(f"    {number / submissions:5.2f}  {kind}")
 
 
+def instructions(database: str, postgres: str, submissions: int) -> float:
+    """The instructions a submission costs the worker on `database`, by difference of two runs
+    under callgrind (see the module's text)."""
+    counts = []
+    with tempfile.TemporaryDirectory() as folder:
+        for number in (submissions, 5 * submissions):
+            run = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.out",
+                 sys.executable, __file__, "--submissions", str(number), "--postgres", postgres,
+                 "--only", database, "--no-analyze"], capture_output=True, text=True)
+            found = re.search(r"Collected : (\d+)", run.stderr)
+            if run.returncode != 0 or found is None:
+                raise SystemExit(f"the run under callgrind failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+            counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / (4 * submissions)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=2000)
+    parser.add_argument("--submissions", type=int, default=None, help="2,000; with --instructions 50")
     parser.add_argument("--postgres", default=os.environ.get("SCRUBBER_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
                         help="server to create a scratch database on ('' to skip PostgreSQL)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count the worker's instructions a submission under callgrind instead")
+    parser.add_argument("--only", choices=("SQLite", "PostgreSQL"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-analyze", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            raise SystemExit("--instructions needs valgrind (Debian's package valgrind)")
+        submissions = args.submissions or 50
+        print(f"python {sys.version.split()[0]}; the worker's instructions a single-claim 837P, under "
+              f"callgrind, by difference of {submissions} and {5 * submissions} submissions")
+        databases = ("SQLite", "PostgreSQL") if args.postgres else ("SQLite",)
+        with ThreadPoolExecutor(len(databases)) as pool:  # one process per database, side by side
+            counted = list(pool.map(lambda database: instructions(database, args.postgres, submissions),
+                                    databases))
+        for database, count in zip(databases, counted, strict=True):
+            print(f"  {database}: {count / 1e6:.3f}M instructions a submission")
+        return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; single-claim 837Ps through Flask's "
           f"test client, {WARM_UP} to warm up")
     with tempfile.TemporaryDirectory() as folder:
-        for name, url in each_database(folder, args.postgres):
-            print(name)
-            measure(url, args.submissions)
+        for name, url in each_database(folder, "" if args.only == "SQLite" else args.postgres):
+            if args.only in (None, name):
+                print(name)
+                measure(url, args.submissions or 2000, analyze=not args.no_analyze)
 
 
 if __name__ == "__main__":
