@@ -521,10 +521,16 @@ class _Statements:
         # PostgreSQL: the statements a single-claim submission runs, sent straight to the driver
         # (_Direct); lists as arrays (= ANY) where SQLite takes expanded IN lists
         self.direct_recorded = _Direct(self.recorded)
-        self.direct_in_reach = _Direct(select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
-            claims.c.patient_id == any_(bindparam("patients", type_=ARRAY(Integer))),
-            claims.c.in_history.is_(True),
-            line_in_reach(lines.c.code == any_(bindparam("unbounded", type_=ARRAY(String))))))
+        def direct_in_reach(of_patients):
+            return _Direct(select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
+                of_patients, claims.c.in_history.is_(True),
+                line_in_reach(lines.c.code == any_(bindparam("unbounded", type_=ARRAY(String))))))
+        self.direct_in_reach = direct_in_reach(
+            claims.c.patient_id == any_(bindparam("patients", type_=ARRAY(Integer))))
+        # one patient, the usual case, compared as one value: PostgreSQL then keeps a generic plan
+        # of the prepared statement. It costs an array of unknown length as ten patients, so with
+        # the array it planned the statement again at every execution (0.3 ms of its CPU here)
+        self.direct_in_reach_one = direct_in_reach(claims.c.patient_id == bindparam("patient", type_=Integer))
         self.direct_history = _Direct(select(
             claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
@@ -1201,8 +1207,12 @@ class Store:
         if patients:
             values = {"patients": [p.id for p in patients], "reach_from": reach[0], "reach_to": reach[1],
                       "unbounded": sorted(unbounded)}
-            pairs = (_STATEMENTS.direct_in_reach.rows(session, values) if direct
-                     else session.execute(_STATEMENTS.in_reach, values))
+            if not direct:
+                pairs = session.execute(_STATEMENTS.in_reach, values)
+            elif len(patients) == 1:
+                pairs = _STATEMENTS.direct_in_reach_one.rows(session, {**values, "patient": patients[0].id})
+            else:
+                pairs = _STATEMENTS.direct_in_reach.rows(session, values)
             wanted.update((claim, provider) for claim, provider in pairs)
         values = {"tenant": tenant.id, "claim_ids": sorted({pair[0] for pair in wanted})}
         found = (_STATEMENTS.direct_history.rows(session, values) if direct
