@@ -1411,9 +1411,9 @@ class Store:
     def add_claim(self, session: Session, tenant: Tenant | TenantRef, values: dict, lines: list[dict],
                   payload: str | None = None, due: bool = True) -> ClaimRef:
         """Record a claim's decision (`values`: its claims columns but the tenant) and its lines,
-        and queue `payload` for downstream (pending when `due`, else held for a reviewer); the
-        claim's ledger id. The outbox row's idempotency key names the tenant, this id and the
-        claim's content hash.
+        and queue `payload` for downstream (pending when `due`, else held for a reviewer); a
+        ClaimRef holding the claim's ledger id. The outbox row's idempotency key names the tenant,
+        this id and the claim's content hash.
 
         On PostgreSQL the claim is held back, to be written in one statement with its lines,
         findings, outbox row and the unit of work's appends when the unit of work commits, or
