@@ -926,3 +926,31 @@ def test_a_claim_recorded_is_read_back_by_its_unit_of_work_and_rolled_back_with_
     assert count(store, ClaimRow, ClaimRow.claim_id == "C4") == 0
     assert count(store, AuditEntry, AuditEntry.action == "dropped") == 0
     assert count(store, OutboxRow) == 2
+
+
+def test_history_takes_claims_by_claim_id_and_billing_provider_together(store):
+    """A claim id is a billing provider's own: the history of a new claim holds the patient's
+    claims in reach and the claims sharing an id *and* a provider with one of those or with the
+    new claim, never a claim of another provider that happens to use the same id."""
+    workflow(store)
+    with store.transaction() as session:
+        tenant = store.tenant_ref(session, "acme")
+        submission, _, _ = store.receive(session, "acme", "x12", "t", "enforce", b"")
+        one = store.patient(session, tenant, "MRN-1", None, create=True)
+        other = store.patient(session, tenant, "MRN-2", None, create=True)
+        day = date(2026, 3, 15)
+        line = {"number": 1, "code": "99454", "units": 1, "date_from": day, "date_to": day,
+                "charge": "50", "credit": False}
+        refs = {}
+        for key, patient, claim_id, provider in (
+                ("in reach", one, "X", "P1"), ("same id, other provider", other, "X", "P2"),
+                ("its replacement", other, "X", "P1"), ("new claim's id", other, "NEW", "P1"),
+                ("new id, other provider", other, "NEW", "P9")):
+            refs[key] = store.add_claim(session, tenant, {
+                **_a_claim(submission, claim_id), "patient_id": patient.id, "billing_provider": provider,
+                "content_hash": f"{key}", "in_history": True, "body": {"key": key}}, [line])
+    with store.transaction() as session:
+        found = store.history(session, tenant, [one], "NEW", "P1", (date(2026, 3, 1), date(2026, 3, 31)))
+    expected = ["in reach", "its replacement", "new claim's id"]
+    assert [body["key"] for _, body in found] == expected
+    assert [pk for pk, _ in found] == [refs[key].id for key in expected]
