@@ -536,13 +536,12 @@ class _Statements:
                 claims.c.patient_id == bindparam("patient", type_=Integer), claims.c.in_history.is_(True),
                 line_in_reach(unbounded_codes)),
             select(bindparam("claim_id", type_=String), bindparam("provider", type_=String))).cte("wanted")
-        self.direct_history_of_one = _Direct(select(
-            claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).join(
+        history_columns = claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body
+        self.direct_history_of_one = _Direct(select(*history_columns).join(
             wanted, (claims.c.claim_id == wanted.c.claim_id)
             & (claims.c.billing_provider == wanted.c.billing_provider)).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True)))
-        self.direct_history = _Direct(select(
-            claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
+        self.direct_history = _Direct(select(*history_columns).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
             claims.c.claim_id == any_(bindparam("claim_ids", type_=ARRAY(String)))))
         self.direct_receive = _Direct(self.receive)
@@ -588,14 +587,28 @@ def _json_rows(rows: list[dict]) -> str:
     return json.dumps(rows, default=_json_value)
 
 
-def _appends():
-    """PostgreSQL: a unit of work's acknowledgements and audit entries in one statement (either
-    may be none)."""
+def _append_inserts(claim=None):
+    """PostgreSQL: the inserts of a unit of work's acknowledgements (a CTE) and audit entries,
+    from their rows in JSON (either may be none). With `claim`, the CTE inserting the unit of
+    work's claim, an entry marked `of_claim` gets the claim's id after its subject."""
     acks, audit = Acknowledgement.__table__, AuditEntry.__table__
     ack_rows = _rows_of(acks, "ack_rows", _ACK_COLUMNS)
-    audit_rows = _rows_of(audit, "audit_rows", _AUDIT_COLUMNS)
     add_acks = insert(acks).from_select(list(_ACK_COLUMNS), select(*ack_rows.c)).cte("acks")
-    return insert(audit).from_select(list(_AUDIT_COLUMNS), select(*audit_rows.c)).add_cte(add_acks)
+    if claim is None:
+        audit_rows = _rows_of(audit, "audit_rows", _AUDIT_COLUMNS)
+        subject = audit_rows.c.subject
+    else:
+        audit_rows = _rows_of(audit, "audit_rows", _AUDIT_COLUMNS, of_claim=Boolean)
+        subject = case((audit_rows.c.of_claim.is_(True), audit_rows.c.subject + cast(
+            select(claim.c.id).scalar_subquery(), String)), else_=audit_rows.c.subject)
+    return add_acks, insert(audit).from_select(list(_AUDIT_COLUMNS), select(
+        *(subject if name == "subject" else audit_rows.c[name] for name in _AUDIT_COLUMNS)))
+
+
+def _appends():
+    """PostgreSQL: a unit of work's acknowledgements and audit entries in one statement."""
+    add_acks, add_audit = _append_inserts()
+    return add_audit.add_cte(add_acks)
 
 
 def _claim_at_once(with_appends: bool = False):
@@ -629,15 +642,8 @@ def _claim_at_once(with_appends: bool = False):
             bindparam("queued", type_=Boolean))).cte("queued")
     if not with_appends:
         return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox)
-    acks, audit = Acknowledgement.__table__, AuditEntry.__table__
-    ack_rows = _rows_of(acks, "ack_rows", _ACK_COLUMNS)
-    audit_rows = _rows_of(audit, "audit_rows", _AUDIT_COLUMNS, of_claim=Boolean)
-    add_acks = insert(acks).from_select(list(_ACK_COLUMNS), select(*ack_rows.c)).cte("acks")
-    subject = case((audit_rows.c.of_claim.is_(True), audit_rows.c.subject + cast(
-        select(claim.c.id).scalar_subquery(), String)), else_=audit_rows.c.subject)
-    add_audit = insert(audit).from_select(list(_AUDIT_COLUMNS), select(
-        *(subject if name == "subject" else audit_rows.c[name] for name in _AUDIT_COLUMNS))).cte("audit")
-    return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox, add_acks, add_audit)
+    add_acks, add_audit = _append_inserts(claim)
+    return select(claim.c.id).add_cte(add_lines, add_findings, add_outbox, add_acks, add_audit.cte("audit"))
 
 
 _STATEMENTS = _Statements()
@@ -1212,7 +1218,6 @@ class Store:
         claim id and billing provider with one of those (a replacement or void of it, whatever its
         dates), and those with the new claim's own claim id and billing provider (the ones it may
         replace or void). The default reach is the patients' whole history."""
-        wanted = {(claim_id, billing_provider)}
         direct = self.is_postgres
         if direct and len(patients) == 1:  # the usual case, in one statement
             found = _STATEMENTS.direct_history_of_one.rows(session, {
@@ -1220,6 +1225,7 @@ class Store:
                 "unbounded": sorted(unbounded), "tenant": tenant.id, "claim_id": claim_id,
                 "provider": billing_provider})
             return [(row.id, row.body) for row in sorted(found, key=lambda row: row.id)]
+        wanted = {(claim_id, billing_provider)}
         if patients:
             values = {"patients": [p.id for p in patients], "reach_from": reach[0], "reach_to": reach[1],
                       "unbounded": sorted(unbounded)}
