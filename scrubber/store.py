@@ -468,9 +468,13 @@ class _Statements:
         self.in_reach = select(claims.c.claim_id, claims.c.billing_provider).distinct().where(
             claims.c.patient_id.in_(bindparam("patients", expanding=True)), claims.c.in_history.is_(True),
             line_in_reach(lines.c.code.in_(bindparam("unbounded", expanding=True))))
+        # the body as its JSON text: a driver would decode every body, and the workflow decodes
+        # only those of the claims it has not loaded before (Store.history)
+        history_columns = (claims.c.id, claims.c.claim_id, claims.c.billing_provider,
+                           cast(claims.c.body, Text).label("body"))
         # (ordered by the caller: with ORDER BY id, an index on (tenant, id) would serve the
         # order, and SQLite took such an index, reading every claim of the tenant)
-        self.history = select(claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body).where(
+        self.history = select(*history_columns).where(
             claims.c.tenant_id == bindparam("tenant"), claims.c.in_history.is_(True),
             claims.c.claim_id.in_(bindparam("claim_ids", expanding=True)))
         # the patients sharing an MRN, a member id, or either; each also FOR UPDATE
@@ -536,7 +540,6 @@ class _Statements:
                 claims.c.patient_id == bindparam("patient", type_=Integer), claims.c.in_history.is_(True),
                 line_in_reach(unbounded_codes)),
             select(bindparam("claim_id", type_=String), bindparam("provider", type_=String))).cte("wanted")
-        history_columns = claims.c.id, claims.c.claim_id, claims.c.billing_provider, claims.c.body
         self.direct_history_of_one = _Direct(select(*history_columns).join(
             wanted, (claims.c.claim_id == wanted.c.claim_id)
             & (claims.c.billing_provider == wanted.c.billing_provider)).where(
@@ -1211,13 +1214,16 @@ class Store:
 
     def history(self, session: Session, tenant: Tenant | TenantRef, patients: list[Patient], claim_id: str,
                 billing_provider: str, reach: tuple[date, date] = (date.min, date.max),
-                unbounded: Iterable[str] = ()) -> list[tuple[int, dict]]:
+                unbounded: Iterable[str] = ()) -> list[tuple[int, str]]:
         """The claims in history that bear on a new claim, as (ledger id, body), oldest first:
         those of the patients it may be with a line dated within `reach` (from, to) or billing one
         of the `unbounded` codes (whose period has no end, 99453's episode), every claim sharing a
         claim id and billing provider with one of those (a replacement or void of it, whatever its
         dates), and those with the new claim's own claim id and billing provider (the ones it may
-        replace or void). The default reach is the patients' whole history."""
+        replace or void). The default reach is the patients' whole history.
+
+        A body comes as its JSON text, so that a caller keeping the claims it has loaded decodes
+        only those it has not seen (json.loads, then records.load_claim)."""
         direct = self.is_postgres
         if direct and len(patients) == 1:  # the usual case, in one statement
             found = _STATEMENTS.direct_history_of_one.rows(session, {

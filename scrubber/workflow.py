@@ -15,6 +15,7 @@ nothing and answers as if every claim passed; a dry run (`dry_run=True`) records
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -384,7 +385,7 @@ class Workflow:
             if earlier is None:
                 if len(loaded) >= LOADED_LIMIT:
                     loaded.clear()
-                earlier = loaded[pk] = load_claim(body)
+                earlier = loaded[pk] = load_claim(json.loads(body))
             checker.remember(earlier)
         return checker
 

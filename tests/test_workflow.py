@@ -1,6 +1,7 @@
 """The submission workflow on a real ledger (SQLite file and PostgreSQL): decisions recorded
 before answers, the outbox, re-sends, modes, dry runs, documentation intake, history rebuilt from
 the ledger equal to the in-memory check, and concurrent submissions for one patient-month."""
+import json
 import os
 import re
 import subprocess
@@ -416,7 +417,7 @@ def test_a_long_history_read_within_reach_gives_the_in_memory_decisions(store):
     with store.transaction() as session:
         patients = session.scalars(select(Patient).where(Patient.mrn == "MRN-1")).all()
         tenant = store.tenant(session, "acme")
-        read = [body["claim_id"] for _, body in store.history(
+        read = [json.loads(body)["claim_id"] for _, body in store.history(
             session, tenant, patients, "NEW", "1234567893", (date(2026, 3, 10), date(2026, 7, 10)),
             flow._unbounded)]
     assert read == ["S1", "R1", "R1", "R2", "V1", "V1", "V2", "P1", "P1", "P2"], read
@@ -452,7 +453,7 @@ def _history_work(store, flow) -> tuple[list[str], int]:
         tenant = store.tenant(session, "acme")
 
         def read():
-            return [body["claim_id"] for _, body in store.history(
+            return [json.loads(body)["claim_id"] for _, body in store.history(
                 session, tenant, patients, "NEW", "1234567893", (date(2026, 3, 10), date(2026, 7, 10)),
                 flow._unbounded)]
         for _ in range(10):
@@ -952,5 +953,5 @@ def test_history_takes_claims_by_claim_id_and_billing_provider_together(store):
     with store.transaction() as session:
         found = store.history(session, tenant, [one], "NEW", "P1", (date(2026, 3, 1), date(2026, 3, 31)))
     expected = ["in reach", "its replacement", "new claim's id"]
-    assert [body["key"] for _, body in found] == expected
+    assert [json.loads(body)["key"] for _, body in found] == expected
     assert [pk for pk, _ in found] == [refs[key].id for key in expected]
