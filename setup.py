@@ -9,10 +9,12 @@ import sys
 from setuptools import setup
 
 # the per-claim path of `rpm-scrubber check` and of a submission: 837P reading and guide walk,
-# patient-month reconstruction, the engine and the rules, the report
+# patient-month reconstruction, the engine and the rules, the report, and what a submission answers
+# with (the 999, the 277CA, the claim queued downstream)
 COMPILED = [
     "x12/errors.py", "x12/tokenizer.py", "x12/envelope.py", "x12/guide837.py", "x12/syntax837.py",
     "x12/claims837.py", "x12/reader.py", "x12/elements837.py",
+    "x12/writer.py", "x12/ack999.py", "x12/ack277.py", "x12/split.py", "scrubber/answers.py",
     "scrubber/model.py", "scrubber/findings.py", "scrubber/periods.py", "scrubber/catalogue.py",
     "scrubber/documentation.py", "scrubber/patient_month.py", "scrubber/engine.py",
     "scrubber/checker.py", "scrubber/report.py",

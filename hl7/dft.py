@@ -33,8 +33,8 @@ def patient_of(parsed: Parsed) -> PatientIdentity:
     mrn = next((v for v, k in ids if k == "MR"), None) or next(
         (v for v, k in ids if k not in _MEMBER_TYPES), None)
     in1 = next(iter(parsed.segments_named("IN1")), None)
-    member = parsed.component_of(parsed.first(in1, 36), 1) if in1 is not None else ""
-    member = member or next((v for v, k in ids if k in _MEMBER_TYPES), None)
+    member = (parsed.component_of(parsed.first(in1, 36), 1) if in1 is not None else "") or next(
+        (v for v, k in ids if k in _MEMBER_TYPES), None)
     name = parsed.first(pid, 5)
     return PatientIdentity(mrn=mrn, member_id=member or None,
                            last_name=parsed.component_of(name, 1) or None,
@@ -155,8 +155,9 @@ def _apply(parsed, record, code, obx, where, following) -> PatientRecord:
     values = parsed.fields(obx, 5)
     if code == "RPM-MIN":
         return replace(record, time_entries=record.time_entries + (_entry(parsed, obx, where, following),))
-    days = [hl7_date(v) for v in values]
-    if code in ("RPM-DAYS", "RPM-CONSENT", "RPM-EPISODE") and (not days or None in days):
+    read = [hl7_date(v) for v in values]
+    days = [day for day in read if day is not None]
+    if code in ("RPM-DAYS", "RPM-CONSENT", "RPM-EPISODE") and (not days or len(days) < len(read)):
         raise HL7SyntaxError(f"{code} needs dates (YYYYMMDD) in OBX-5", f"{where}.5",
                              DATA_TYPE if values else REQUIRED_MISSING)
     if code == "RPM-DAYS":

@@ -21,7 +21,8 @@ from scrubber.model import Locations
 MODULES = ["scrubber.model", "scrubber.findings", "scrubber.patient_month", "scrubber.checker",
            "scrubber.engine", "scrubber.periods", "scrubber.catalogue", "scrubber.documentation",
            "x12.syntax837", "x12.guide837", "x12.elements837", "x12.tokenizer", "x12.envelope",
-           "x12.reader", "x12.errors"]
+           "x12.reader", "x12.errors", "x12.writer", "x12.ack999", "x12.ack277", "x12.split",
+           "scrubber.answers"]
 
 
 def _written_out() -> list[type]:

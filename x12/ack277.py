@@ -256,7 +256,7 @@ def build_277ca(interchange: InterchangeResult, decide: Callable[[Claim], Decisi
     if not sets:
         return None
     delimiters = ack_delimiters(interchange.delimiters)
-    bodies = []
+    bodies: list[list[list[Element]]] = []
     for result in sets:
         builder = _Builder(result, _rows(result, decide), catalogue, stamp, delimiters)
         bodies.append([["277", VERSION_277CA], *builder.build(interchange)])

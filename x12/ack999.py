@@ -143,11 +143,16 @@ def _ta1_reference(isa, stamp: Stamp) -> tuple[str, str, str]:
 
 def acknowledge(batch: Batch, stamps: Iterator[Stamp]) -> tuple[list[str], list[str]]:
     """The 999s and TA1s for every interchange of a batch, taking one stamp per document made."""
-    acks, ta1s = [], []
+    acks: list[str] = []
+    ta1s: list[str] = []
     for interchange in batch.interchanges:
         isa = interchange.envelope.interchange.segments[0]
         if not interchange.accepted or isa.get(14) == "1":
-            ta1s.append(build_ta1(interchange, next(stamps)))
+            ta1 = build_ta1(interchange, next(stamps))
+            if ta1 is not None:  # (always, on this condition)
+                ta1s.append(ta1)
         if interchange.accepted and _acknowledged(interchange):
-            acks.append(build_999(interchange, next(stamps)))
+            ack = build_999(interchange, next(stamps))
+            if ack is not None:  # (always, on this condition)
+                acks.append(ack)
     return acks, ta1s
