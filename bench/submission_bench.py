@@ -4,6 +4,7 @@
     .venv/bin/python bench/submission_bench.py                    # 2,000 submissions, both databases
     .venv/bin/python bench/submission_bench.py --submissions 5000 --postgres ''   # SQLite only
     .venv/bin/python bench/submission_bench.py --instructions    # the worker's instructions, a few minutes
+    .venv/bin/python bench/submission_bench.py --instructions --compiled /tmp/compiled/bin/python
 
 For each database: wall time and the worker's CPU (user and system) per submission, the
 PostgreSQL server's CPU per submission (every `postgres` process's, from /proc: meaningful only
@@ -22,7 +23,9 @@ divided by 4N, so that start-up and warm-up cancel out. An instruction count is 
 to run whatever else the machine is doing, where CPU time on a shared machine moves by a fifth:
 it is the figure to compare two versions of the code by (run it in each version's checkout).
 It covers the worker only, not the PostgreSQL server, and under callgrind a submission takes
-about 50 times as long, so the statistics keeper (AutoAnalyze) is off in those runs.
+about 50 times as long, so the statistics keeper (AutoAnalyze) is off in those runs. With
+`--compiled PYTHON` (an interpreter with the compiled wheel installed, README "Compiled build"), the
+same count is made for that install too, in rows marked "compiled".
 """
 from __future__ import annotations
 
@@ -40,7 +43,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+INSTALLED = os.environ.get("SCRUBBER_BENCH_INSTALLED") == "1"
+if INSTALLED:  # counting the installed (compiled) package: the checkout only supplies bench/, tests/
+    sys.path.append(str(ROOT))
+else:
+    sys.path.insert(0, str(ROOT))
 
 from bench.figures import AutoAnalyze, postgres_cpu_seconds  # noqa: E402
 from bench.http_bench import DEFAULT_POSTGRES, claim_body, each_database  # noqa: E402
@@ -65,6 +72,10 @@ def _statement_kind(statement: str) -> str:
 def measure(url: str, submissions: int, analyze: bool = True) -> None:
     from sqlalchemy import event
 
+    import scrubber.engine
+    if INSTALLED and not scrubber.engine.__file__.endswith(".so"):
+        raise SystemExit(f"--compiled: {sys.executable} has no compiled scrubber "
+                         f"({scrubber.engine.__file__})")
     from scrubber.service import prepare_demo
     from scrubber.store import Store, upgrade
     from scrubber.web import create_app
@@ -112,16 +123,17 @@ def measure(url: str, submissions: int, analyze: bool = True) -> None:
         print(f"    {number / submissions:5.2f}  {kind}")
 
 
-def instructions(database: str, postgres: str, submissions: int) -> float:
+def instructions(database: str, postgres: str, submissions: int, compiled: str | None = None) -> float:
     """The instructions a submission costs the worker on `database`, by difference of two runs
-    under callgrind (see the module's text)."""
+    under callgrind (see the module's text); with `compiled`, in that interpreter's install."""
     counts = []
+    env = {**os.environ, "SCRUBBER_BENCH_INSTALLED": "1" if compiled else "0"}
     with tempfile.TemporaryDirectory() as folder:
         for number in (submissions, 5 * submissions):
             run = subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.out",
-                 sys.executable, __file__, "--submissions", str(number), "--postgres", postgres,
-                 "--only", database, "--no-analyze"], capture_output=True, text=True)
+                 compiled or sys.executable, __file__, "--submissions", str(number), "--postgres", postgres,
+                 "--only", database, "--no-analyze"], capture_output=True, text=True, env=env)
             found = re.search(r"Collected : (\d+)", run.stderr)
             if run.returncode != 0 or found is None:
                 raise SystemExit(f"the run under callgrind failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
@@ -136,6 +148,8 @@ def main() -> None:
                         help="server to create a scratch database on ('' to skip PostgreSQL)")
     parser.add_argument("--instructions", action="store_true",
                         help="count the worker's instructions a submission under callgrind instead")
+    parser.add_argument("--compiled", metavar="PYTHON",
+                        help="with --instructions, also count with this interpreter (its compiled install)")
     parser.add_argument("--only", choices=("SQLite", "PostgreSQL"), help=argparse.SUPPRESS)
     parser.add_argument("--no-analyze", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -146,11 +160,15 @@ def main() -> None:
         print(f"python {sys.version.split()[0]}; the worker's instructions a single-claim 837P, under "
               f"callgrind, by difference of {submissions} and {5 * submissions} submissions")
         databases = ("SQLite", "PostgreSQL") if args.postgres else ("SQLite",)
+        runs = [(database, None) for database in databases]
+        if args.compiled:
+            runs += [(database, args.compiled) for database in databases]
         with ThreadPoolExecutor(len(databases)) as pool:  # one process per database, side by side
-            counted = list(pool.map(lambda database: instructions(database, args.postgres, submissions),
-                                    databases))
-        for database, count in zip(databases, counted, strict=True):
-            print(f"  {database}: {count / 1e6:.3f}M instructions a submission")
+            counted = list(pool.map(lambda run: instructions(run[0], args.postgres, submissions, run[1]),
+                                    runs))
+        for (database, compiled), count in zip(runs, counted, strict=True):
+            label = f"{database}{' compiled' if compiled else ''}"
+            print(f"  {label}: {count / 1e6:.3f}M instructions a submission")
         return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; single-claim 837Ps through Flask's "
           f"test client, {WARM_UP} to warm up")
