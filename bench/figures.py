@@ -2,10 +2,21 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
-__all__ = ["AutoAnalyze", "child_pids", "percentiles_ms", "postgres_cpu_seconds", "tree_cpu_seconds"]
+__all__ = ["AutoAnalyze", "child_pids", "percentiles_ms", "postgres_cpu_seconds", "require_compiled",
+           "tree_cpu_seconds"]
+
+
+def require_compiled() -> None:
+    """Stop unless the scrubber this interpreter imports is the compiled install: a bench counting
+    a compiled build must not count the checkout's sources instead."""
+    import scrubber.engine
+    if not scrubber.engine.__file__.endswith(".so"):
+        raise SystemExit(f"--compiled: {sys.executable} has no compiled scrubber "
+                         f"({scrubber.engine.__file__})")
 
 
 def percentiles_ms(latencies: list[float]) -> tuple[float, float, float]:

@@ -49,7 +49,7 @@ if INSTALLED:  # counting the installed (compiled) package: the checkout only su
 else:
     sys.path.insert(0, str(ROOT))
 
-from bench.figures import AutoAnalyze, postgres_cpu_seconds  # noqa: E402
+from bench.figures import AutoAnalyze, postgres_cpu_seconds, require_compiled  # noqa: E402
 from bench.http_bench import DEFAULT_POSTGRES, claim_body, each_database  # noqa: E402
 
 WARM_UP = 50
@@ -72,10 +72,8 @@ def _statement_kind(statement: str) -> str:
 def measure(url: str, submissions: int, analyze: bool = True) -> None:
     from sqlalchemy import event
 
-    import scrubber.engine
-    if INSTALLED and not scrubber.engine.__file__.endswith(".so"):
-        raise SystemExit(f"--compiled: {sys.executable} has no compiled scrubber "
-                         f"({scrubber.engine.__file__})")
+    if INSTALLED:
+        require_compiled()
     from scrubber.service import prepare_demo
     from scrubber.store import Store, upgrade
     from scrubber.web import create_app
@@ -163,7 +161,7 @@ def main() -> None:
         runs = [(database, None) for database in databases]
         if args.compiled:
             runs += [(database, args.compiled) for database in databases]
-        with ThreadPoolExecutor(len(databases)) as pool:  # one process per database, side by side
+        with ThreadPoolExecutor(len(databases)) as pool:  # one process per database at a time, side by side
             counted = list(pool.map(lambda run: instructions(run[0], args.postgres, submissions, run[1]),
                                     runs))
         for (database, compiled), count in zip(runs, counted, strict=True):

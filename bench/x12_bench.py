@@ -42,7 +42,7 @@ if INSTALLED:  # measuring the installed (compiled) package: the checkout only s
 else:
     sys.path.insert(0, str(ROOT))
 
-from bench.figures import percentiles_ms  # noqa: E402
+from bench.figures import percentiles_ms, require_compiled  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -67,10 +67,8 @@ def measure(kind: str, path: str) -> dict:
         ok = pyx12.x12n_document.x12n_document(param=pyx12.params.params(), src_file=path,
                                                fd_997=io.StringIO(), fd_html=None)
         return {"seconds": time.perf_counter() - start, "claims": None, "ok": ok, "peak_mb": _peak_mb()}
-    import scrubber.engine
-    if INSTALLED and not scrubber.engine.__file__.endswith(".so"):
-        raise SystemExit(f"--compiled: {sys.executable} has no compiled scrubber "
-                         f"({scrubber.engine.__file__})")
+    if INSTALLED:
+        require_compiled()
     from scrubber.catalogue import catalogue
     from scrubber.checker import Checker
     from scrubber.cli import tune_gc
